@@ -1,0 +1,92 @@
+package fsm
+
+import "strconv"
+
+// Kind is the shape of a Reply, mirroring RESP's reply types.
+type Kind uint8
+
+const (
+	KindNil      Kind = iota // a null bulk string (RESP2 $-1, RESP3 _)
+	KindStatus               // a simple string in Str, e.g. "OK"
+	KindError                // an error in Str with its prefix, e.g. "ERR syntax error"
+	KindInt                  // an integer in Int
+	KindBulk                 // a bulk string in Bulk
+	KindArray                // an array in Array
+	KindNilArray             // a null array (RESP2 *-1, RESP3 _)
+	KindDouble               // a double in Dbl (RESP3 ','; RESP2 writes it as a bulk string)
+)
+
+// Reply is the outcome of one command, independent of the wire protocol.
+// A Reply never aliases memory owned by the caller's request, so it may be
+// kept after the request buffers are reused; Bulk may alias stored values,
+// which are immutable once stored.
+type Reply struct {
+	Kind  Kind
+	Int   int64
+	Dbl   float64
+	Str   string
+	Bulk  []byte
+	Array []Reply
+}
+
+// Common replies.
+var (
+	ReplyOK  = Reply{Kind: KindStatus, Str: "OK"}
+	ReplyNil = Reply{Kind: KindNil}
+)
+
+// Redis's error texts used by more than one command.
+const (
+	ErrWrongType     = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	ErrSyntax        = "ERR syntax error"
+	ErrNotInteger    = "ERR value is not an integer or out of range"
+	ErrNotFloat      = "ERR value is not a valid float"
+	ErrOverflow      = "ERR increment or decrement would overflow"
+	ErrInvalidExpire = "ERR invalid expire time in '%s' command"
+)
+
+// ErrorReply returns an error reply with the given text (prefix included).
+func ErrorReply(text string) Reply { return Reply{Kind: KindError, Str: text} }
+
+// IntReply returns an integer reply.
+func IntReply(n int64) Reply { return Reply{Kind: KindInt, Int: n} }
+
+// BulkReply returns a bulk string reply.
+func BulkReply(b []byte) Reply { return Reply{Kind: KindBulk, Bulk: b} }
+
+// StatusReply returns a simple string reply.
+func StatusReply(s string) Reply { return Reply{Kind: KindStatus, Str: s} }
+
+// ArrayReply returns an array reply.
+func ArrayReply(items []Reply) Reply { return Reply{Kind: KindArray, Array: items} }
+
+// IsError reports whether r is an error reply.
+func (r Reply) IsError() bool { return r.Kind == KindError }
+
+// String renders r for tests and logs (not a wire format).
+func (r Reply) String() string {
+	switch r.Kind {
+	case KindNil, KindNilArray:
+		return "(nil)"
+	case KindStatus:
+		return r.Str
+	case KindError:
+		return "(error) " + r.Str
+	case KindInt:
+		return "(integer) " + strconv.FormatInt(r.Int, 10)
+	case KindBulk:
+		return strconv.Quote(string(r.Bulk))
+	case KindDouble:
+		return "(double) " + strconv.FormatFloat(r.Dbl, 'g', -1, 64)
+	case KindArray:
+		s := "["
+		for i, e := range r.Array {
+			if i > 0 {
+				s += " "
+			}
+			s += e.String()
+		}
+		return s + "]"
+	}
+	return "?"
+}
