@@ -45,7 +45,9 @@ func (m *Machine) ApplyEntry(data []byte) []Reply {
 	return out
 }
 
-// Read runs a read-only command (FlagReadonly) at time nowMs under the read lock.
+// Read runs a read-only command (FlagReadonly) at time max(nowMs, clock)
+// under the read lock; see State.Read. The reply may alias stored values
+// (immutable) and stays valid after later writes.
 func (m *Machine) Read(nowMs int64, args [][]byte) Reply {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -61,7 +63,9 @@ func (m *Machine) Snapshot() *Snapshot {
 }
 
 // Restore replaces the keyspace with the one read from r (written by
-// Snapshot.WriteTo). On error the current keyspace is kept.
+// Snapshot.WriteTo). The snapshot is read and verified in full before the
+// lock is taken; on error (wrapping ErrCorruptSnapshot for bad data) the
+// current keyspace is kept.
 func (m *Machine) Restore(r io.Reader) error {
 	s, err := readSnapshot(r)
 	if err != nil {
@@ -73,8 +77,11 @@ func (m *Machine) Restore(r io.Reader) error {
 	return nil
 }
 
-// ExpiredKeys returns up to max keys whose expiry time is at or before
-// nowMs; the leader proposes their deletion.
+// ExpiredKeys returns up to max keys that are expired at max(nowMs, clock)
+// (their expiry time is before it: a key whose expiry equals now is still
+// live), earliest expiry first, as fresh copies. The leader proposes their
+// deletion as one "__expire key..." command, which deletes only those still
+// expired when it applies.
 func (m *Machine) ExpiredKeys(nowMs int64, max int) [][]byte {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -94,4 +101,11 @@ func (m *Machine) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.s.len()
+}
+
+// Clock returns the state's clock: the largest command time applied.
+func (m *Machine) Clock() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.s.clock
 }

@@ -45,8 +45,36 @@ const (
 	ErrInvalidExpire = "ERR invalid expire time in '%s' command"
 )
 
+// More of Redis's error texts.
+const (
+	ErrStringTooLong = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+	ErrNaNOrInf      = "ERR increment would produce NaN or Infinity"
+)
+
 // ErrorReply returns an error reply with the given text (prefix included).
 func ErrorReply(text string) Reply { return Reply{Kind: KindError, Str: text} }
+
+// errorText returns an error reply for a text that quotes client input: as
+// Redis does, line breaks become spaces so the reply stays one RESP line.
+func errorText(text string) Reply {
+	b := []byte(text)
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			b[i] = ' '
+		}
+	}
+	return ErrorReply(string(b))
+}
+
+var (
+	replyWrongType  = ErrorReply(ErrWrongType)
+	replySyntax     = ErrorReply(ErrSyntax)
+	replyNotInteger = ErrorReply(ErrNotInteger)
+	replyNotFloat   = ErrorReply(ErrNotFloat)
+	replyZero       = IntReply(0)
+	replyOne        = IntReply(1)
+	replyEmptyBulk  = Reply{Kind: KindBulk, Bulk: []byte{}}
+)
 
 // IntReply returns an integer reply.
 func IntReply(n int64) Reply { return Reply{Kind: KindInt, Int: n} }

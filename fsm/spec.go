@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"bytes"
 	"sort"
 	"strings"
 )
@@ -33,9 +32,11 @@ type Spec struct {
 	FirstKey int
 	LastKey  int
 	Step     int
-	// run executes the command against s. For FlagReadonly commands it must
-	// not change s.
-	run func(s *State, c *Ctx, args [][]byte) Reply
+	// run executes the command against s; the arity is already checked.
+	// For FlagReadonly commands it must not change s (Read runs them
+	// concurrently). Ctx is passed by value so that calling through the
+	// function value does not allocate.
+	run func(s *State, c Ctx, args [][]byte) Reply
 }
 
 var table = map[string]*Spec{}
@@ -53,6 +54,16 @@ func register(specs ...*Spec) {
 // Lookup returns the spec of a client-callable command by name, case-insensitively,
 // or nil if there is none.
 func Lookup(name []byte) *Spec {
+	s := findSpec(name)
+	if s == nil || s.Flags&FlagInternal != 0 {
+		return nil
+	}
+	return s
+}
+
+// findSpec returns the spec of any command, internal ones included, by name,
+// case-insensitively, without allocating.
+func findSpec(name []byte) *Spec {
 	var buf [32]byte
 	if len(name) > len(buf) {
 		return nil
@@ -64,11 +75,7 @@ func Lookup(name []byte) *Spec {
 		}
 		lower[i] = c
 	}
-	s := table[string(lower)]
-	if s == nil || s.Flags&FlagInternal != 0 {
-		return nil
-	}
-	return s
+	return table[string(lower)]
 }
 
 // Specs returns every client-callable command, sorted by name.
@@ -115,4 +122,19 @@ func wrongArgs(name string) Reply {
 	return ErrorReply("ERR wrong number of arguments for '" + strings.ToLower(name) + "' command")
 }
 
-func eqFold(a []byte, s string) bool { return bytes.EqualFold(a, []byte(s)) }
+// eqFold reports whether a equals the lower-case ASCII word s, ignoring case.
+func eqFold(a []byte, s string) bool {
+	if len(a) != len(s) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}

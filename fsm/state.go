@@ -1,176 +1,99 @@
 package fsm
 
 import (
-	"encoding/binary"
-	"errors"
-	"hash/fnv"
-	"io"
-	"sort"
+	"github.com/tidwall/btree"
 
 	pb "github.com/redraft/redraft/proto/redraft/v1"
 )
 
-// PLACEHOLDER IMPLEMENTATION: a plain map with SET/GET/DEL only, so other
-// packages can build and test against the Machine API. To be replaced by the
-// full keyspace.
-
-type entry struct {
-	val      []byte
-	expireAt int64 // Unix ms; 0: no expiry
-}
-
-// State is one group's keyspace. Not safe for concurrent use.
+// State is one group's keyspace: the keys in an ordered copy-on-write tree,
+// an index of the keys that have an expiry ordered by (time, key), and the
+// state's clock.
+//
+// Threading: State is not safe for concurrent use, except that any number of
+// goroutines may call Read at once when nothing calls Apply. Machine provides
+// exactly that with a read/write lock.
 type State struct {
-	keys  map[string]entry
-	nowMs int64
+	keys *btree.BTreeG[entry]  // by key; the entries are the data
+	exps *btree.BTreeG[expRef] // keys with an expiry; derived, rebuilt on restore
+	// clock is the largest NowMs applied (0 at first, so never negative).
+	clock int64
 }
 
 // NewState returns an empty keyspace.
-func NewState() *State { return &State{keys: map[string]entry{}} }
+func NewState() *State { return &State{keys: newKeyTree(), exps: newExpTree()} }
 
-// Apply applies one command at the command's time.
+// Clock returns the state's clock: the largest command time applied, in Unix ms.
+func (s *State) Clock() int64 { return s.clock }
+
+// Apply executes one command of a committed log entry at the command's time,
+// max(c.NowMs, Clock()), which becomes the new clock. Any command may be
+// applied, read-only and internal ones included. A command that is unknown
+// or malformed gets an error reply and changes nothing. Apply does not keep
+// c or its arguments: what it stores it copies. c.Epoch is not looked at
+// (routing checks it before proposing).
 func (s *State) Apply(c *pb.Command) Reply {
-	if c.NowMs > s.nowMs {
-		s.nowMs = c.NowMs
+	if c.NowMs > s.clock {
+		s.clock = c.NowMs
 	}
-	if len(c.Args) == 0 {
+	args := c.Args
+	if len(args) == 0 {
 		return ErrorReply("ERR empty command")
 	}
-	spec := table[lower(c.Args[0])]
+	spec := findSpec(args[0])
 	if spec == nil {
-		return ErrorReply("ERR unknown command")
-	}
-	if !spec.CheckArity(len(c.Args)) {
-		return wrongArgs(spec.Name)
-	}
-	return spec.run(s, &Ctx{NowMs: s.nowMs, Seed: c.Seed}, c.Args)
-}
-
-// Read runs a read-only command at time nowMs (never below the state's clock).
-func (s *State) Read(nowMs int64, args [][]byte) Reply {
-	if nowMs < s.nowMs {
-		nowMs = s.nowMs
-	}
-	spec := table[lower(args[0])]
-	if spec == nil || spec.Flags&FlagReadonly == 0 {
-		return ErrorReply("ERR not a read-only command")
+		return unknownCommand(args)
 	}
 	if !spec.CheckArity(len(args)) {
 		return wrongArgs(spec.Name)
 	}
-	return spec.run(s, &Ctx{NowMs: nowMs}, args)
+	return spec.run(s, Ctx{NowMs: s.clock, Seed: c.Seed}, args)
 }
 
-func lower(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+// Read executes a read-only command (FlagReadonly) at time max(nowMs,
+// Clock()) without changing the state, so concurrent Reads are safe. Keys
+// that expired by then are invisible. Other commands get an error reply.
+func (s *State) Read(nowMs int64, args [][]byte) Reply {
+	if nowMs < s.clock {
+		nowMs = s.clock
+	}
+	if len(args) == 0 {
+		return ErrorReply("ERR empty command")
+	}
+	spec := findSpec(args[0])
+	if spec == nil || spec.Flags&FlagInternal != 0 {
+		return unknownCommand(args)
+	}
+	if spec.Flags&FlagReadonly == 0 {
+		return ErrorReply("ERR '" + spec.Name + "' is not a read-only command")
+	}
+	if !spec.CheckArity(len(args)) {
+		return wrongArgs(spec.Name)
+	}
+	return spec.run(s, Ctx{NowMs: nowMs}, args)
+}
+
+// unknownCommand is Redis's reply to an unknown command name.
+func unknownCommand(args [][]byte) Reply {
+	var rest []byte
+	for _, a := range args[1:] {
+		if len(rest) >= 128 {
+			break
 		}
-		out[i] = c
+		rest = append(rest, '\'')
+		rest = append(rest, clip(a, 128-len(rest))...)
+		rest = append(rest, "' "...)
 	}
-	return string(out)
+	return errorText("ERR unknown command '" + string(clip(args[0], 128)) + "', with args beginning with: " + string(rest))
 }
 
-func (s *State) len() int { return len(s.keys) }
-
-func (s *State) expiredKeys(nowMs int64, max int) [][]byte { return nil }
-
-func (s *State) digest() uint64 {
-	h := fnv.New64a()
-	ks := make([]string, 0, len(s.keys))
-	for k := range s.keys {
-		ks = append(ks, k)
+// clip returns at most the first n bytes of b, as Redis abbreviates
+// arguments quoted in error messages.
+func clip(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
 	}
-	sort.Strings(ks)
-	for _, k := range ks {
-		h.Write([]byte(k))
-		h.Write(s.keys[k].val)
-	}
-	return h.Sum64()
+	return b
 }
 
-// Snapshot is a point-in-time copy of a State.
-type Snapshot struct{ keys map[string]entry }
-
-func (s *State) snapshot() *Snapshot {
-	c := make(map[string]entry, len(s.keys))
-	for k, v := range s.keys {
-		c[k] = v
-	}
-	return &Snapshot{keys: c}
-}
-
-// WriteTo writes the snapshot to w.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	var n int64
-	for k, v := range sn.keys {
-		var hdr [8]byte
-		binary.LittleEndian.PutUint32(hdr[:4], uint32(len(k)))
-		binary.LittleEndian.PutUint32(hdr[4:], uint32(len(v.val)))
-		for _, b := range [][]byte{hdr[:], []byte(k), v.val} {
-			m, err := w.Write(b)
-			n += int64(m)
-			if err != nil {
-				return n, err
-			}
-		}
-	}
-	return n, nil
-}
-
-// Release frees the snapshot's resources.
-func (sn *Snapshot) Release() {}
-
-func readSnapshot(r io.Reader) (*State, error) {
-	s := NewState()
-	for {
-		var hdr [8]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return s, nil
-			}
-			return nil, err
-		}
-		k := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
-		v := make([]byte, binary.LittleEndian.Uint32(hdr[4:]))
-		if _, err := io.ReadFull(r, k); err != nil {
-			return nil, err
-		}
-		if _, err := io.ReadFull(r, v); err != nil {
-			return nil, err
-		}
-		s.keys[string(k)] = entry{val: v}
-	}
-}
-
-func init() {
-	register(
-		&Spec{Name: "get", Arity: 2, Flags: FlagReadonly | FlagFast, FirstKey: 1, LastKey: 1, Step: 1,
-			run: func(s *State, c *Ctx, a [][]byte) Reply {
-				e, ok := s.keys[string(a[1])]
-				if !ok {
-					return ReplyNil
-				}
-				return BulkReply(e.val)
-			}},
-		&Spec{Name: "set", Arity: -3, Flags: FlagWrite | FlagDenyOOM, FirstKey: 1, LastKey: 1, Step: 1,
-			run: func(s *State, c *Ctx, a [][]byte) Reply {
-				s.keys[string(a[1])] = entry{val: append([]byte(nil), a[2]...)}
-				return ReplyOK
-			}},
-		&Spec{Name: "del", Arity: -2, Flags: FlagWrite, FirstKey: 1, LastKey: -1, Step: 1,
-			run: func(s *State, c *Ctx, a [][]byte) Reply {
-				n := 0
-				for _, k := range a[1:] {
-					if _, ok := s.keys[string(k)]; ok {
-						delete(s.keys, string(k))
-						n++
-					}
-				}
-				return IntReply(int64(n))
-			}},
-		&Spec{Name: "dbsize", Arity: 1, Flags: FlagReadonly | FlagFast,
-			run: func(s *State, c *Ctx, a [][]byte) Reply { return IntReply(int64(len(s.keys))) }},
-	)
-}
+func (s *State) len() int { return s.keys.Len() }

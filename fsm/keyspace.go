@@ -1,0 +1,230 @@
+package fsm
+
+import (
+	"unsafe"
+
+	"github.com/tidwall/btree"
+)
+
+// valueType tags a stored value. A new data type adds a constant here, its
+// payload to value, and a case to every switch over valueType: typeName,
+// the snapshot record codec (snapshot.go) and the digest (digest.go).
+type valueType uint8
+
+const (
+	typeString valueType = 1 // payload in value.str
+)
+
+// typeName is the name TYPE replies with.
+func (t valueType) typeName() string {
+	switch t {
+	case typeString:
+		return "string"
+	}
+	return "unknown"
+}
+
+// value is a stored value: a type tag and that type's payload.
+//
+// Ownership: a value is immutable once stored. Snapshots share it with the
+// live keyspace and replies may alias it, so a command that changes a value
+// builds a new one (APPEND, SETRANGE, INCR all allocate) and stores that.
+type value struct {
+	typ valueType
+	str []byte // typeString
+}
+
+// entry is one key as the keyspace tree holds it (by value, so that a SET
+// costs no allocation beyond the key and value bytes).
+type entry struct {
+	key string
+	// exp is the expiry time in Unix ms, 0 for none. The key is live at time
+	// t while t <= exp (Redis's rule: a key expires once now > exp), so a key
+	// stored with exp == now is still visible, with a PTTL of 0.
+	exp int64
+	val value
+}
+
+// liveAt reports whether e is visible at time now.
+func (e *entry) liveAt(now int64) bool { return e.exp == 0 || now <= e.exp }
+
+// expRef is an entry of the expiry index, ordered by (at, key).
+type expRef struct {
+	at  int64
+	key string
+}
+
+func entryLess(a, b entry) bool { return a.key < b.key }
+
+func expLess(a, b expRef) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.key < b.key
+}
+
+// Both trees are guarded by the Machine's lock, so their own locks are off.
+// The degree is the library default.
+var treeOpts = btree.Options{NoLocks: true}
+
+func newKeyTree() *btree.BTreeG[entry] { return btree.NewBTreeGOptions(entryLess, treeOpts) }
+
+func newExpTree() *btree.BTreeG[expRef] { return btree.NewBTreeGOptions(expLess, treeOpts) }
+
+// probe returns an entry that can only serve as a search key: its key
+// aliases b without copying, so it must never be stored. The trees compare
+// with it and return the stored entry, whose key is its own.
+func probe(b []byte) entry {
+	return entry{key: unsafe.String(unsafe.SliceData(b), len(b))}
+}
+
+// stringBytes returns the bytes of s without copying; they must not be
+// modified.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// allocEntry returns an entry for key holding a string value of n bytes, and
+// that value's bytes for the caller to fill in before storing the entry.
+// The key and the value share one allocation: one allocation per stored
+// value. The value's capacity is its length, so an append can never write
+// into the key.
+func allocEntry(key []byte, n int, exp int64) (entry, []byte) {
+	if len(key)+n == 0 {
+		return entry{exp: exp, val: value{typ: typeString, str: []byte{}}}, nil
+	}
+	buf := make([]byte, len(key)+n)
+	copy(buf, key)
+	v := buf[len(key):len(buf):len(buf)]
+	return entry{
+		key: unsafe.String(unsafe.SliceData(buf), len(key)),
+		exp: exp,
+		val: value{typ: typeString, str: v},
+	}, v
+}
+
+// stringEntry returns an entry holding a copy of key and val.
+func stringEntry(key, val []byte, exp int64) entry {
+	e, v := allocEntry(key, len(val), exp)
+	copy(v, val)
+	return e
+}
+
+// find returns the stored entry of key, live or not.
+func (s *State) find(key []byte) (entry, bool) { return s.keys.Get(probe(key)) }
+
+// lookup returns the entry of key if it is live at now. It does not change
+// the state, so read-only commands use it.
+func (s *State) lookup(key []byte, now int64) (entry, bool) {
+	e, ok := s.keys.Get(probe(key))
+	if !ok || !e.liveAt(now) {
+		return entry{}, false
+	}
+	return e, true
+}
+
+// lookupWrite is lookup for write commands: a key found expired at now is
+// removed, as a write in Redis removes an expired key it touches. Every
+// replica applies the same command at the same time, so this is
+// deterministic.
+func (s *State) lookupWrite(key []byte, now int64) (entry, bool) {
+	e, ok := s.keys.Get(probe(key))
+	if !ok {
+		return entry{}, false
+	}
+	if !e.liveAt(now) {
+		s.remove(e)
+		return entry{}, false
+	}
+	return e, true
+}
+
+// store inserts or replaces e (the key's old expiry, if any, leaves the
+// index).
+func (s *State) store(e entry) {
+	prev, replaced := s.keys.Set(e)
+	if replaced && prev.exp != 0 && prev.exp != e.exp {
+		s.exps.Delete(expRef{at: prev.exp, key: prev.key})
+	}
+	if e.exp != 0 {
+		// Set also replaces an equal ref, so the index never keeps the old
+		// entry's key bytes alive.
+		s.exps.Set(expRef{at: e.exp, key: e.key})
+	}
+}
+
+// remove deletes the stored entry e.
+func (s *State) remove(e entry) {
+	s.keys.Delete(e)
+	if e.exp != 0 {
+		s.exps.Delete(expRef{at: e.exp, key: e.key})
+	}
+}
+
+// removeKey deletes key if it is stored, live or not, and reports whether
+// it was live at now.
+func (s *State) removeKey(key []byte, now int64) bool {
+	e, ok := s.keys.Delete(probe(key))
+	if !ok {
+		return false
+	}
+	if e.exp != 0 {
+		s.exps.Delete(expRef{at: e.exp, key: e.key})
+	}
+	return e.liveAt(now)
+}
+
+// setExpiry changes the expiry of the stored entry e to exp (0: none).
+func (s *State) setExpiry(e entry, exp int64) {
+	if e.exp == exp {
+		return
+	}
+	if e.exp != 0 {
+		s.exps.Delete(expRef{at: e.exp, key: e.key})
+	}
+	e.exp = exp
+	s.keys.Set(e)
+	if exp != 0 {
+		s.exps.Set(expRef{at: exp, key: e.key})
+	}
+}
+
+// expiredCount returns how many keys are expired at now (stored with an
+// expiry before now), in O(log² n): a binary search over the index's ranks.
+func (s *State) expiredCount(now int64) int {
+	lo, hi := 0, s.exps.Len() // the answer is in [lo, hi]
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		r, _ := s.exps.GetAt(mid)
+		if r.at < now {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// liveCount returns the number of keys live at now.
+func (s *State) liveCount(now int64) int { return s.keys.Len() - s.expiredCount(now) }
+
+// expiredKeys returns copies of up to max keys expired at now, oldest
+// expiry first.
+func (s *State) expiredKeys(now int64, max int) [][]byte {
+	if now < s.clock {
+		now = s.clock
+	}
+	var out [][]byte
+	s.exps.Scan(func(r expRef) bool {
+		if len(out) >= max || r.at >= now {
+			return false
+		}
+		out = append(out, []byte(r.key))
+		return true
+	})
+	return out
+}
+
+// flush empties the keyspace. Snapshots taken before keep their copy.
+func (s *State) flush() {
+	s.keys = newKeyTree()
+	s.exps = newExpTree()
+}
