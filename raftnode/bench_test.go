@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -71,4 +72,8 @@ func BenchmarkIdleGroups(b *testing.B) {
 	cpu := time.Duration(r1.Utime.Nano() - r0.Utime.Nano() + r1.Stime.Nano() - r0.Stime.Nano())
 	share := float64(cpu) / float64(time.Duration(b.N)*window)
 	b.ReportMetric(100*share/float64(3*groups), "%core/replica")
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/float64(3*groups)/(1<<20), "heapMiB/replica")
 }

@@ -34,7 +34,7 @@ type Config struct {
 	// tenth of it. ElectionTimeout bounds a candidate's election round.
 	// LeaderLeaseTimeout is how long a leader stays leader without hearing
 	// from a majority. Defaults (500ms, 500ms, 400ms) give failover in about
-	// a second while keeping an idle group to ~15 heartbeats per follower
+	// a second while keeping an idle group to about 13 heartbeats per follower
 	// per second.
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration

@@ -187,7 +187,7 @@ func (n *Node) waitLoop() {
 		if err == nil {
 			r, ok := b.f.Response().([]fsm.Reply)
 			if !ok || len(r) != b.cmds {
-				err = fmt.Errorf("%w: got %d replies for %d commands", errNotCommand, len(r), b.cmds)
+				err = fmt.Errorf("%w: got %d replies for %d commands", errBadReplies, len(r), b.cmds)
 			}
 			replies = r
 		}

@@ -204,5 +204,6 @@ func (f *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (f *fsmSnapshot) Release() { f.snap.Release() }
 
-// errNotCommand is a reply-type mismatch, which would be a bug here.
-var errNotCommand = errors.New("raftnode: apply returned no replies")
+// errBadReplies means the state machine answered an entry with the wrong
+// number of replies, which would be a bug.
+var errBadReplies = errors.New("raftnode: state machine replies do not match the entry")
