@@ -94,7 +94,11 @@ func (c Config) withDefaults() Config {
 	}
 	setDur(&c.HeartbeatTimeout, DefaultHeartbeatTimeout)
 	setDur(&c.ElectionTimeout, DefaultElectionTimeout)
-	setDur(&c.LeaderLeaseTimeout, DefaultLeaderLeaseTimeout)
+	if c.LeaderLeaseTimeout == 0 {
+		// The lease may not exceed the heartbeat timeout: a shorter
+		// heartbeat timeout shortens the default lease with it.
+		c.LeaderLeaseTimeout = min(DefaultLeaderLeaseTimeout, c.HeartbeatTimeout*4/5)
+	}
 	setDur(&c.CommitTimeout, DefaultCommitTimeout)
 	setDur(&c.SnapshotInterval, DefaultSnapshotInterval)
 	if c.SnapshotThreshold == 0 {

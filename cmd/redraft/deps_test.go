@@ -14,8 +14,7 @@ func TestDependencyDirection(t *testing.T) {
 		"fsm":              {mod + "raftnode", mod + "shard", mod + "api", "github.com/hashicorp/raft"},
 		"proto/redraft/v1": {mod + "fsm", mod + "raftnode", mod + "shard", mod + "api"},
 		"raftnode":         {mod + "shard", mod + "api"},
-		"shard":            {mod + "api", "github.com/hashicorp/raft"},
-		"api":              {"github.com/hashicorp/raft"},
+		"shard":            {mod + "api"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", "./../../"+pkg).CombinedOutput()
@@ -32,8 +31,21 @@ func TestDependencyDirection(t *testing.T) {
 			}
 		}
 	}
+	// Only raftnode imports hashicorp/raft directly.
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "./../../...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		for _, imp := range f[1:] {
+			if strings.HasPrefix(imp, "github.com/hashicorp/raft") && f[0] != mod+"raftnode" {
+				t.Errorf("%s imports %s; only raftnode may", f[0], imp)
+			}
+		}
+	}
 	// The state machine is pure: no clock, no randomness, no I/O of its own.
-	out, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", "./../../fsm").CombinedOutput()
+	out, err = exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", "./../../fsm").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list fsm: %v\n%s", err, out)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof-addr
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -70,6 +72,7 @@ func runServer(argv []string) error {
 	snapInterval := fs.Duration("snapshot-interval", 0, "how often to check whether to snapshot (0: default)")
 	reqTimeout := fs.Duration("request-timeout", 5*time.Second, "how long a request waits for the cluster")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address (empty: off)")
 	if err := fs.Parse(argv); err != nil {
 		return err
 	}
@@ -84,6 +87,13 @@ func runServer(argv []string) error {
 		return errors.New("--dir is required")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", *id)
+	if *pprofAddr != "" {
+		go func() {
+			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
+				logger.Error("pprof server stopped", "err", err)
+			}
+		}()
+	}
 
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err

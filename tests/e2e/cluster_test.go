@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +52,10 @@ type Cluster struct {
 	opts  Options
 	base  string
 	nodes []*Node
+
+	// leaderHint is the node Do last found leading (an index), where it
+	// tries first.
+	leaderHint atomic.Int32
 
 	mu      sync.Mutex
 	closers []io.Closer // clients handed out, closed at cleanup
@@ -639,13 +644,17 @@ func (c *Cluster) WaitReady(timeout time.Duration) {
 // CLUSTERDOWN, TRYAGAIN, TIMEOUT and connection errors until ctx ends. A
 // TIMEOUT means the attempt may still be applied, so use Do only for
 // commands that are safe to repeat (SET k v, GET, DBSIZE). Safe for
-// concurrent use.
+// concurrent use with other Do calls, not with starting or stopping nodes.
 func (c *Cluster) Do(ctx context.Context, args ...any) (any, error) {
-	target := c.guessLeader(ctx, -1)
+	target := int(c.leaderHint.Load())
+	if target < 0 || target >= len(c.nodes) || !c.nodes[target].Running() {
+		target = c.guessLeader(ctx, -1)
+	}
 	moves := 0
 	for {
 		res, err := c.nodes[target].admin.Do(ctx, args...).Result()
 		if err == nil || errors.Is(err, redis.Nil) {
+			c.leaderHint.Store(int32(target))
 			return res, err
 		}
 		if addr, ok := movedTo(err); ok && moves < 3 {
@@ -659,10 +668,8 @@ func (c *Cluster) Do(ctx context.Context, args ...any) (any, error) {
 			return res, err
 		}
 		moves = 0
-		select {
-		case <-ctx.Done():
+		if !pause(ctx, 20*time.Millisecond) {
 			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-		case <-time.After(20 * time.Millisecond): // back-off between polls
 		}
 		target = c.guessLeader(ctx, target)
 	}
@@ -758,6 +765,19 @@ func eventually(timeout, interval time.Duration, cond func() error) error {
 	}
 }
 
+// pause waits d between two attempts of a retry loop; false if ctx ended
+// first.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // --- data helpers ---
 
 // kv is one key and the value written to it.
@@ -792,11 +812,9 @@ func setAll(t testing.TB, cl redis.Cmdable, kvs []kv, workers int, timeout time.
 		go func() {
 			defer wg.Done()
 			for p := range next {
-				var err error
-				for {
-					if err = cl.Set(ctx, p.key, p.val, 0).Err(); err == nil || ctx.Err() != nil {
-						break
-					}
+				err := cl.Set(ctx, p.key, p.val, 0).Err()
+				for err != nil && pause(ctx, 20*time.Millisecond) {
+					err = cl.Set(ctx, p.key, p.val, 0).Err()
 				}
 				if err != nil {
 					mu.Lock()
