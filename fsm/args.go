@@ -2,8 +2,12 @@ package fsm
 
 import "math"
 
-// maxBulk is Redis's default proto-max-bulk-len: the largest string value.
-const maxBulk = 512 << 20
+// protoMaxBulkLen is Redis's default proto-max-bulk-len: the largest string.
+const protoMaxBulkLen = 512 << 20
+
+// maxStringLen is the limit APPEND and SETRANGE enforce: protoMaxBulkLen. A
+// variable only so that a test can check the limit without 512MB values.
+var maxStringLen int64 = protoMaxBulkLen
 
 // parseInt parses b as Redis parses integers (string2ll): an optional '-',
 // then digits with no leading zero (except "0" itself), nothing else (no

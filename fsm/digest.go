@@ -14,9 +14,10 @@ import (
 // entries and so not hashed.
 func (s *State) digest() uint64 {
 	h := xxhash.New()
-	var buf [binary.MaxVarintLen64 + 1]byte
+	var buf [8]byte
 	num := func(v uint64) { h.Write(binary.LittleEndian.AppendUint64(buf[:0], v)) }
 	num(uint64(s.clock))
+	digestOwner(h, s.own)
 	s.keys.Scan(func(e entry) bool {
 		num(uint64(len(e.key)))
 		h.WriteString(e.key)

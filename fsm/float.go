@@ -170,9 +170,10 @@ func exponent(p []byte) (int, bool) {
 	return e, true
 }
 
-// parseDecFloat parses "digits[.digits][e[+-]digits]" into num/den exactly,
-// or reports a magnitude far outside the format as ok with a 0 or huge
-// value left for roundLongDouble to refuse.
+// parseDecFloat parses "digits[.digits][e[+-]digits]" into num/den exactly.
+// A magnitude far outside the format is refused here, before computing a
+// power of ten it would take (strtold's overflow or underflow to zero);
+// roundLongDouble refuses those near the edges.
 func parseDecFloat(p []byte) (num, den *big.Int, ok bool) {
 	m, frac, rest, ok := mantissa(p, 10)
 	if !ok {
@@ -228,7 +229,7 @@ func parseHexFloat(p []byte) (num, den *big.Int, ok bool) {
 	}
 	bits := m.BitLen() // the value lies in [2^(bits-1+e), 2^(bits+e))
 	switch {
-	case bits-1+e > ldMaxExp:
+	case bits-1+e >= ldMaxExp:
 		return nil, nil, false
 	case bits+e < -ldSubShift-1:
 		return nil, nil, false

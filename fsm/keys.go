@@ -76,8 +76,12 @@ const (
 	expLT             // only if the new expiry is earlier
 )
 
-func cmdExpire(s *State, c Ctx, a [][]byte) Reply   { return s.expire(c.NowMs, a, c.NowMs, true, "expire") }
-func cmdPExpire(s *State, c Ctx, a [][]byte) Reply  { return s.expire(c.NowMs, a, c.NowMs, false, "pexpire") }
+func cmdExpire(s *State, c Ctx, a [][]byte) Reply {
+	return s.expire(c.NowMs, a, c.NowMs, true, "expire")
+}
+func cmdPExpire(s *State, c Ctx, a [][]byte) Reply {
+	return s.expire(c.NowMs, a, c.NowMs, false, "pexpire")
+}
 func cmdExpireAt(s *State, c Ctx, a [][]byte) Reply { return s.expire(c.NowMs, a, 0, true, "expireat") }
 func cmdPExpireAt(s *State, c Ctx, a [][]byte) Reply {
 	return s.expire(c.NowMs, a, 0, false, "pexpireat")

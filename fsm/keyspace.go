@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/tidwall/btree"
@@ -38,6 +39,10 @@ type value struct {
 // costs no allocation beyond the key and value bytes).
 type entry struct {
 	key string
+	// pfx is the key's first 8 bytes, big-endian, zero-padded. The tree
+	// compares it before the key: most comparisons then need no load of the
+	// key's bytes, which live elsewhere in memory (a cache miss each).
+	pfx uint64
 	// exp is the expiry time in Unix ms, 0 for none. The key is live at time
 	// t while t <= exp (Redis's rule: a key expires once now > exp), so a key
 	// stored with exp == now is still visible, with a PTTL of 0.
@@ -54,7 +59,25 @@ type expRef struct {
 	key string
 }
 
-func entryLess(a, b entry) bool { return a.key < b.key }
+// entryLess orders entries by key. Ordering by pfx first is the same order:
+// where the padded prefixes differ, so do the keys, at that byte or by one
+// being a prefix of the other.
+func entryLess(a, b entry) bool {
+	if a.pfx != b.pfx {
+		return a.pfx < b.pfx
+	}
+	return a.key < b.key
+}
+
+// keyPrefix returns the pfx of key.
+func keyPrefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
+}
 
 func expLess(a, b expRef) bool {
 	if a.at != b.at {
@@ -75,7 +98,7 @@ func newExpTree() *btree.BTreeG[expRef] { return btree.NewBTreeGOptions(expLess,
 // aliases b without copying, so it must never be stored. The trees compare
 // with it and return the stored entry, whose key is its own.
 func probe(b []byte) entry {
-	return entry{key: unsafe.String(unsafe.SliceData(b), len(b))}
+	return entry{key: unsafe.String(unsafe.SliceData(b), len(b)), pfx: keyPrefix(b)}
 }
 
 // stringBytes returns the bytes of s without copying; they must not be
@@ -96,6 +119,7 @@ func allocEntry(key []byte, n int, exp int64) (entry, []byte) {
 	v := buf[len(key):len(buf):len(buf)]
 	return entry{
 		key: unsafe.String(unsafe.SliceData(buf), len(key)),
+		pfx: keyPrefix(key),
 		exp: exp,
 		val: value{typ: typeString, str: v},
 	}, v

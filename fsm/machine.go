@@ -54,8 +54,10 @@ func (m *Machine) Read(nowMs int64, args [][]byte) Reply {
 	return m.s.Read(nowMs, args)
 }
 
-// Snapshot returns a point-in-time copy of the keyspace. It is cheap
-// (copy-on-write); writing it out does not block ApplyEntry.
+// Snapshot returns a point-in-time copy of the keyspace. It is O(1)
+// (copy-on-write); writing it out does not block ApplyEntry. It takes the
+// write lock because taking the copy marks the live tree's nodes as shared.
+// Release the snapshot when done with it.
 func (m *Machine) Snapshot() *Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -26,7 +26,8 @@ import (
 //	trailer  CRC-32C (Castagnoli) of every byte before it (uint32)
 //
 // Nothing may follow the trailer. The expiry index is not written: Restore
-// rebuilds it. A change to this layout needs a new version number, a reader
+// rebuilds it. Version 2 adds the slot ownership after the header; see
+// owner.go. A change to this layout needs a new version number, a reader
 // for the old one, and a new golden file (see TestSnapshotGolden).
 const (
 	snapMagic   = "RDRFTSNP"
@@ -46,7 +47,7 @@ var ErrSnapshotReleased = errors.New("fsm: snapshot already released")
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // maxSnapItem bounds key and value lengths read from a snapshot.
-const maxSnapItem = maxBulk
+const maxSnapItem = protoMaxBulkLen
 
 // Snapshot is a point-in-time copy of a State, taken in O(1): it shares the
 // keyspace tree copy-on-write, and stored values are immutable. WriteTo may
@@ -55,10 +56,11 @@ const maxSnapItem = maxBulk
 type Snapshot struct {
 	keys  *btree.BTreeG[entry]
 	clock int64
+	own   *owner // immutable; written as format version 2 (owner.go)
 }
 
 func (s *State) snapshot() *Snapshot {
-	return &Snapshot{keys: s.keys.Copy(), clock: s.clock}
+	return &Snapshot{keys: s.keys.Copy(), clock: s.clock, own: s.own}
 }
 
 // Snapshot returns a point-in-time copy of s. The caller must not call it
@@ -116,9 +118,12 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw := &snapWriter{bw: bufio.NewWriterSize(cw, 64<<10)}
 	var hdr [20]byte
 	copy(hdr[:8], snapMagic)
-	binary.LittleEndian.PutUint32(hdr[8:12], snapVersion)
+	binary.LittleEndian.PutUint32(hdr[8:12], snapshotVersion(sn.own))
 	binary.LittleEndian.PutUint64(hdr[12:20], uint64(sn.clock))
 	sw.write(hdr[:])
+	if sn.own != nil {
+		sn.own.writeTo(sw)
+	}
 	var count uint64
 	keys.Scan(func(e entry) bool {
 		sw.write(append(sw.scratch[:0], byte(e.val.typ)))
@@ -225,13 +230,21 @@ func readSnapshot(rd io.Reader) (*State, error) {
 	if string(hdr[:8]) != snapMagic {
 		return nil, corrupt("bad magic %q", hdr[:8])
 	}
-	if v := binary.LittleEndian.Uint32(hdr[8:12]); v != snapVersion {
-		return nil, corrupt("unsupported format version %d (this version reads %d)", v, snapVersion)
+	version := binary.LittleEndian.Uint32(hdr[8:12])
+	if version != snapVersion && version != snapVersionOwned {
+		return nil, corrupt("unsupported format version %d (this version reads %d and %d)", version, snapVersion, snapVersionOwned)
 	}
 	s := NewState()
 	s.clock = int64(binary.LittleEndian.Uint64(hdr[12:20]))
 	if s.clock < 0 {
 		return nil, corrupt("negative clock %d", s.clock)
+	}
+	if version == snapVersionOwned {
+		own, err := readOwner(r)
+		if err != nil {
+			return nil, err
+		}
+		s.own = own
 	}
 	var (
 		count   uint64

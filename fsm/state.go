@@ -18,6 +18,8 @@ type State struct {
 	exps *btree.BTreeG[expRef] // keys with an expiry; derived, rebuilt on restore
 	// clock is the largest NowMs applied (0 at first, so never negative).
 	clock int64
+	// own is the slots this state accepts keys of; nil: every slot (see owner.go).
+	own *owner
 }
 
 // NewState returns an empty keyspace.
@@ -47,6 +49,9 @@ func (s *State) Apply(c *pb.Command) Reply {
 	if !spec.CheckArity(len(args)) {
 		return wrongArgs(spec.Name)
 	}
+	if r, refused := s.refuseForeign(spec, args); refused {
+		return r
+	}
 	return spec.run(s, Ctx{NowMs: s.clock, Seed: c.Seed}, args)
 }
 
@@ -69,6 +74,9 @@ func (s *State) Read(nowMs int64, args [][]byte) Reply {
 	}
 	if !spec.CheckArity(len(args)) {
 		return wrongArgs(spec.Name)
+	}
+	if r, refused := s.refuseForeign(spec, args); refused {
+		return r
 	}
 	return spec.run(s, Ctx{NowMs: nowMs}, args)
 }

@@ -251,7 +251,7 @@ func cmdAppend(s *State, c Ctx, a [][]byte) Reply {
 	}
 	old := e.val.str
 	total := int64(len(old)) + int64(len(a[2]))
-	if total > maxBulk {
+	if total > maxStringLen {
 		return ErrorReply(ErrStringTooLong)
 	}
 	ne, v := allocEntry(a[1], int(total), e.exp)
@@ -324,7 +324,7 @@ func cmdSetRange(s *State, c Ctx, a [][]byte) Reply {
 		// Setting nothing changes nothing and creates no key.
 		return IntReply(int64(len(old)))
 	}
-	if off > maxBulk || off+int64(len(val)) > maxBulk {
+	if off > maxStringLen || off+int64(len(val)) > maxStringLen {
 		return ErrorReply(ErrStringTooLong)
 	}
 	n := max(int64(len(old)), off+int64(len(val)))
