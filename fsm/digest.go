@@ -18,15 +18,21 @@ func (s *State) digest() uint64 {
 	num := func(v uint64) { h.Write(binary.LittleEndian.AppendUint64(buf[:0], v)) }
 	num(uint64(s.clock))
 	digestOwner(h, s.own)
+	s.ver.digest(h)
 	s.keys.Scan(func(e entry) bool {
 		num(uint64(len(e.key)))
 		h.WriteString(e.key)
 		h.Write(append(buf[:0], byte(e.val.typ)))
 		num(uint64(e.exp))
+		num(e.mod)
 		switch e.val.typ {
 		case typeString:
 			num(uint64(len(e.val.str)))
 			h.Write(e.val.str)
+		case typeList:
+			digestList(h, listOf(e))
+		case typeSet, typeZSet, typeHash:
+			digestObj(h, e.val)
 		default:
 			panic(fmt.Sprintf("fsm: digest of unknown value type %d", e.val.typ))
 		}

@@ -52,13 +52,71 @@
 // the records in key order, and a CRC-32C trailer. Restore reads and checks
 // the whole stream before it replaces anything; bad data is an error
 // wrapping ErrCorruptSnapshot, and the state is left as it was.
-// testdata/snapshot-v1.golden pins the format.
+// testdata/snapshot-v3.golden pins the format; snapshot-v1.golden, the
+// first one, must stay readable.
+//
+// # Hashes, sets and sorted sets
+//
+// Each is an object behind value.obj holding its elements in a sorted slice
+// while small and a copy-on-write B-tree beyond (ordered.go, objects.go,
+// hashes.go, sets.go, zsetobj.go): O(log n) per element changed, O(1) to
+// share. An object is changed in place while no snapshot
+// can hold it, and copied (in O(1)) by the first write after a snapshot:
+// State.gen counts snapshots and each object records the one it was made
+// in. Elements are kept in the order of a fixed hash of the element, so
+// listing replies are deterministic and HSCAN, SSCAN and ZSCAN cursors are
+// exact under concurrent changes; a sorted set also keeps Redis's (score,
+// member) order, with subtree counts for ranks. The compact encodings
+// Redis reports (listpack, intset) are followed as a flag with Redis's
+// thresholds and conversion rules, for OBJECT ENCODING and the few
+// behaviours that depend on it.
+//
+// Commands whose keys follow a numkeys argument (ZUNION, SINTERCARD, ...)
+// name their first key in Spec.FirstKey for routing; Spec.Keys lists them
+// all, and the command refuses keys in other slots (CROSSSLOT) when the
+// state owns slot ranges.
+//
+// # Randomness
+//
+// SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER and RANDOMKEY (FlagRandom)
+// draw from a splitmix64 generator (random.go). Applied from the log it is
+// seeded by pb.Command.Seed, chosen by the leader, and the key: every
+// replica draws the same, so SPOP removes the same members everywhere. The
+// read-only ones stay read-only, as in Redis: Read serves them without a
+// log entry (the cost of a write for every SRANDMEMBER would be an fsync
+// and a round trip), seeded by the read's time and a counter of such reads
+// that is not replicated state. Replicas need not agree on a read's
+// sample, since it changes nothing; the counter makes repeated reads, even
+// pipelined within one millisecond, draw afresh. Within a transaction
+// applied from the log they are deterministic again.
+//
+// # Lists
+//
+// A list (quicklist.go, lists.go) is persistent: never changed once stored,
+// each command builds a new one sharing what it can. A small list (at most
+// 128 elements and 8 KB) is one packed byte slice; a larger one is a
+// copy-on-write B-tree of elements ordered by spaced positions, with
+// subtree counts, so a push, a pop or an index costs O(log n). The form
+// follows from the contents alone. The blocking commands (FlagBlocking)
+// never block when applied: with nothing to pop they reply as a timeout
+// does, as inside MULTI; the front door waits and proposes them again.
+//
+// # Transactions and key versions
+//
+// EXEC is one internal command, "__exec" (tx.go), carrying the queued
+// commands and the versions WATCH read: it applies atomically in one log
+// entry, after checking that every key is owned and no watched key
+// changed. Versions (version.go) are replicated state, in the snapshot
+// and the digest: a count of applied commands, each entry's stamp of the
+// command that last changed it (set by store and setExpiry, which every
+// change must go through), and per-bucket watermarks of deletions.
 //
 // # Adding a data type
 //
 // A type is a valueType constant with its payload in value (keyspace.go),
 // handled in typeName, the snapshot record codec and the digest. Stored
 // payloads must be immutable or persistent (copy-on-write), since snapshots
-// share them. Commands on other types check e.val.typ and reply
-// ErrWrongType, as the string commands do.
+// share them, or follow the generation rule of objects.go. Commands on
+// other types check e.val.typ and reply ErrWrongType, as the string
+// commands do.
 package fsm

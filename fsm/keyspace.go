@@ -14,6 +14,10 @@ type valueType uint8
 
 const (
 	typeString valueType = 1 // payload in value.str
+	typeList   valueType = 2 // payload in value.obj: *list (quicklist.go)
+	typeSet    valueType = 3 // payload in value.obj: *setObj (sets.go)
+	typeZSet   valueType = 4 // payload in value.obj: *zsetObj (zsetobj.go)
+	typeHash   valueType = 5 // payload in value.obj: *hashObj (hashes.go)
 )
 
 // typeName is the name TYPE replies with.
@@ -21,6 +25,14 @@ func (t valueType) typeName() string {
 	switch t {
 	case typeString:
 		return "string"
+	case typeList:
+		return "list"
+	case typeSet:
+		return "set"
+	case typeZSet:
+		return "zset"
+	case typeHash:
+		return "hash"
 	}
 	return "unknown"
 }
@@ -30,9 +42,15 @@ func (t valueType) typeName() string {
 // Ownership: a value is immutable once stored. Snapshots share it with the
 // live keyspace and replies may alias it, so a command that changes a value
 // builds a new one (APPEND, SETRANGE, INCR all allocate) and stores that.
+//
+// The collections (value.obj) are the exception, described in objects.go:
+// an object is changed in place only while no snapshot can hold it (it was
+// made since the last snapshot), and is first copied, in O(1) by
+// copy-on-write, otherwise.
 type value struct {
 	typ valueType
 	str []byte // typeString
+	obj any    // the other types: a pointer to the type's object
 }
 
 // entry is one key as the keyspace tree holds it (by value, so that a SET
@@ -47,6 +65,10 @@ type entry struct {
 	// t while t <= exp (Redis's rule: a key expires once now > exp), so a key
 	// stored with exp == now is still visible, with a PTTL of 0.
 	exp int64
+	// mod is the state's command sequence number when the key was last
+	// changed (version.go): WATCH reads it, EXEC compares it. store and
+	// setExpiry set it; every change of an entry goes through them.
+	mod uint64
 	val value
 }
 
@@ -164,6 +186,7 @@ func (s *State) lookupWrite(key []byte, now int64) (entry, bool) {
 // store inserts or replaces e (the key's old expiry, if any, leaves the
 // index).
 func (s *State) store(e entry) {
+	e.mod = s.ver.seq
 	prev, replaced := s.keys.Set(e)
 	if replaced && prev.exp != 0 && prev.exp != e.exp {
 		s.exps.Delete(expRef{at: prev.exp, key: prev.key})
@@ -177,7 +200,9 @@ func (s *State) store(e entry) {
 
 // remove deletes the stored entry e.
 func (s *State) remove(e entry) {
-	s.keys.Delete(e)
+	if prev, ok := s.keys.Delete(e); ok {
+		s.ver.deleted(prev, s.clock)
+	}
 	if e.exp != 0 {
 		s.exps.Delete(expRef{at: e.exp, key: e.key})
 	}
@@ -190,6 +215,7 @@ func (s *State) removeKey(key []byte, now int64) bool {
 	if !ok {
 		return false
 	}
+	s.ver.deleted(e, s.clock)
 	if e.exp != 0 {
 		s.exps.Delete(expRef{at: e.exp, key: e.key})
 	}
@@ -205,6 +231,7 @@ func (s *State) setExpiry(e entry, exp int64) {
 		s.exps.Delete(expRef{at: e.exp, key: e.key})
 	}
 	e.exp = exp
+	e.mod = s.ver.seq
 	s.keys.Set(e)
 	if exp != 0 {
 		s.exps.Set(expRef{at: exp, key: e.key})
@@ -251,4 +278,5 @@ func (s *State) expiredKeys(now int64, max int) [][]byte {
 func (s *State) flush() {
 	s.keys = newKeyTree()
 	s.exps = newExpTree()
+	s.ver.flushed()
 }

@@ -233,20 +233,11 @@ func (m *Machine) KeysInSlot(slot int, nowMs int64, limit int) [][]byte {
 }
 
 // Snapshot format version 2 is version 1 with the ownership right after the
-// header (a state that owns every slot is still written as version 1, so
-// its bytes are unchanged):
+// header (version 3, written now, has it after a flag byte; snapshot.go):
 //
 //	ownership  epoch (varint), number of ranges (varint), then each range's
 //	           start and end (varints)
 const snapVersionOwned = 2
-
-// snapshotVersion is the format version a snapshot of own is written in.
-func snapshotVersion(own *owner) uint32 {
-	if own == nil {
-		return snapVersion
-	}
-	return snapVersionOwned
-}
 
 func (o *owner) writeTo(w *snapWriter) {
 	w.uvarint(o.epoch)

@@ -148,24 +148,24 @@ func TestOwnershipRefusesForeignKeys(t *testing.T) {
 }
 
 // TestOwnershipSurvivesSnapshot: the ownership is part of the state, so a
-// replica restored from a snapshot refuses what the original refuses; a
-// state without one is still written as format version 1.
+// replica restored from a snapshot refuses what the original refuses.
+// Snapshots are written in format version 3, with or without one.
 func TestOwnershipSurvivesSnapshot(t *testing.T) {
 	m := NewMachine()
 	var plain bytes.Buffer
 	if _, err := m.Snapshot().WriteTo(&plain); err != nil {
 		t.Fatal(err)
 	}
-	if v := plain.Bytes()[8]; v != 1 {
-		t.Fatalf("unowned snapshot has version %d, want 1", v)
+	if v := plain.Bytes()[8]; v != snapVersion3 {
+		t.Fatalf("unowned snapshot has version %d, want %d", v, snapVersion3)
 	}
 	applyCmds(t, m, 5, ownArgsStrings(Ownership{Epoch: 7, Ranges: []SlotRange{{0, 99}, {200, 200}}}), []string{"SET", keyInSlotRange(t, "k", 0, 99), "v"})
 	var buf bytes.Buffer
 	if _, err := m.Snapshot().WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if v := buf.Bytes()[8]; v != snapVersionOwned {
-		t.Fatalf("owned snapshot has version %d, want %d", v, snapVersionOwned)
+	if v := buf.Bytes()[8]; v != snapVersion3 {
+		t.Fatalf("owned snapshot has version %d, want %d", v, snapVersion3)
 	}
 	r := NewMachine()
 	if err := r.Restore(bytes.NewReader(buf.Bytes())); err != nil {

@@ -1,6 +1,10 @@
 package fsm
 
-import "strconv"
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
 
 // Kind is the shape of a Reply, mirroring RESP's reply types.
 type Kind uint8
@@ -14,6 +18,16 @@ const (
 	KindArray                // an array in Array
 	KindNilArray             // a null array (RESP2 *-1, RESP3 _)
 	KindDouble               // a double in Dbl (RESP3 ','; RESP2 writes it as a bulk string)
+	// KindMap is a map whose keys and values alternate in Array (2n
+	// items): RESP3 '%' with n pairs, RESP2 a flat array of 2n (HGETALL).
+	KindMap
+	// KindSet is an unordered collection in Array: RESP3 '~', RESP2 an
+	// array (SMEMBERS, SINTER, SPOP with a count).
+	KindSet
+	// KindPairs is a list of pairs alternating in Array (2n items): RESP3
+	// an array of n two-element arrays, RESP2 a flat array of 2n, as Redis
+	// replies to ZRANGE ... WITHSCORES or HRANDFIELD ... WITHVALUES.
+	KindPairs
 )
 
 // Reply is the outcome of one command, independent of the wire protocol.
@@ -108,6 +122,36 @@ func (r Reply) String() string {
 		return "(double) " + strconv.FormatFloat(r.Dbl, 'g', -1, 64)
 	case KindArray:
 		s := "["
+		for i, e := range r.Array {
+			if i > 0 {
+				s += " "
+			}
+			s += e.String()
+		}
+		return s + "]"
+	case KindMap, KindSet:
+		// Unordered: rendered sorted (by key for a map), so that a test can
+		// compare the text.
+		var items []string
+		step := 1
+		if r.Kind == KindMap {
+			step = 2
+		}
+		for i := 0; i+step <= len(r.Array); i += step {
+			s := r.Array[i].String()
+			if step == 2 {
+				s += " " + r.Array[i+1].String()
+			}
+			items = append(items, s)
+		}
+		sort.Strings(items)
+		prefix := "set["
+		if r.Kind == KindMap {
+			prefix = "map["
+		}
+		return prefix + strings.Join(items, " ") + "]"
+	case KindPairs:
+		s := "pairs["
 		for i, e := range r.Array {
 			if i > 0 {
 				s += " "

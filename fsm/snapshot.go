@@ -29,10 +29,29 @@ import (
 // rebuilds it. Version 2 adds the slot ownership after the header; see
 // owner.go. A change to this layout needs a new version number, a reader
 // for the old one, and a new golden file (see TestSnapshotGolden).
+//
+// Version 3, written since, is version 1 with:
+//
+//	after the header  ownership: a 0 byte (none) or a 1 byte and the
+//	                  ownership as in version 2; then the key versions
+//	                  (version.go): the command sequence (varint), the
+//	                  number of deletion watermarks that are not 0
+//	                  (varint), and each as bucket and watermark (varints,
+//	                  buckets ascending)
+//	in each record    after the expiry, the key's mod stamp (varint); type
+//	                  2 = list (varint count, then each element as varint
+//	                  length, bytes; lists.go), 3, 4, 5 = set, zset, hash
+//	                  (objects.go)
+//
+// Every snapshot is written in version 3, strings only or not: the key
+// versions decide whether a transaction with WATCH applies, so a replica
+// restored from a snapshot must hold the same ones as the replicas that
+// applied the log. Versions 1 and 2 restore with every version 0.
 const (
-	snapMagic   = "RDRFTSNP"
-	snapVersion = 1
-	recEnd      = 0
+	snapMagic    = "RDRFTSNP"
+	snapVersion  = 1
+	snapVersion3 = 3
+	recEnd       = 0
 )
 
 // ErrCorruptSnapshot is returned (wrapped, with the detail) by Restore when
@@ -56,11 +75,13 @@ const maxSnapItem = protoMaxBulkLen
 type Snapshot struct {
 	keys  *btree.BTreeG[entry]
 	clock int64
-	own   *owner // immutable; written as format version 2 (owner.go)
+	own   *owner // immutable
+	ver   versions
 }
 
 func (s *State) snapshot() *Snapshot {
-	return &Snapshot{keys: s.keys.Copy(), clock: s.clock, own: s.own}
+	s.gen++ // the collections stored so far are now shared (objects.go)
+	return &Snapshot{keys: s.keys.Copy(), clock: s.clock, own: s.own, ver: s.ver}
 }
 
 // Snapshot returns a point-in-time copy of s. The caller must not call it
@@ -118,22 +139,31 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw := &snapWriter{bw: bufio.NewWriterSize(cw, 64<<10)}
 	var hdr [20]byte
 	copy(hdr[:8], snapMagic)
-	binary.LittleEndian.PutUint32(hdr[8:12], snapshotVersion(sn.own))
+	binary.LittleEndian.PutUint32(hdr[8:12], snapVersion3)
 	binary.LittleEndian.PutUint64(hdr[12:20], uint64(sn.clock))
 	sw.write(hdr[:])
 	if sn.own != nil {
+		sw.write([]byte{1})
 		sn.own.writeTo(sw)
+	} else {
+		sw.write([]byte{0})
 	}
+	sn.ver.writeTo(sw)
 	var count uint64
 	keys.Scan(func(e entry) bool {
 		sw.write(append(sw.scratch[:0], byte(e.val.typ)))
 		sw.uvarint(uint64(len(e.key)))
 		sw.write(stringBytes(e.key))
 		sw.uvarint(uint64(e.exp))
+		sw.uvarint(e.mod)
 		switch e.val.typ {
 		case typeString:
 			sw.uvarint(uint64(len(e.val.str)))
 			sw.write(e.val.str)
+		case typeList:
+			writeList(sw, listOf(e))
+		case typeSet, typeZSet, typeHash:
+			writeObj(sw, e.val)
 		default:
 			panic(fmt.Sprintf("fsm: snapshot of unknown value type %d", e.val.typ))
 		}
@@ -231,20 +261,36 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		return nil, corrupt("bad magic %q", hdr[:8])
 	}
 	version := binary.LittleEndian.Uint32(hdr[8:12])
-	if version != snapVersion && version != snapVersionOwned {
-		return nil, corrupt("unsupported format version %d (this version reads %d and %d)", version, snapVersion, snapVersionOwned)
+	if version != snapVersion && version != snapVersionOwned && version != snapVersion3 {
+		return nil, corrupt("unsupported format version %d (this version reads 1 to 3)", version)
 	}
 	s := NewState()
 	s.clock = int64(binary.LittleEndian.Uint64(hdr[12:20]))
 	if s.clock < 0 {
 		return nil, corrupt("negative clock %d", s.clock)
 	}
-	if version == snapVersionOwned {
+	owned := version == snapVersionOwned
+	if version == snapVersion3 {
+		b, err := r.byte("ownership flag")
+		if err != nil {
+			return nil, err
+		}
+		if b > 1 {
+			return nil, corrupt("bad ownership flag %d", b)
+		}
+		owned = b == 1
+	}
+	if owned {
 		own, err := readOwner(r)
 		if err != nil {
 			return nil, err
 		}
 		s.own = own
+	}
+	if version == snapVersion3 {
+		if err := s.ver.readFrom(r); err != nil {
+			return nil, err
+		}
 	}
 	var (
 		count   uint64
@@ -260,7 +306,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		if t == recEnd {
 			break
 		}
-		if valueType(t) != typeString {
+		if valueType(t) != typeString && (version != snapVersion3 || !isValueType(valueType(t))) {
 			return nil, corrupt("record %d: unknown value type %d", count, t)
 		}
 		kn, err := r.length("key")
@@ -293,12 +339,25 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		if exp > math.MaxInt64 {
 			return nil, corrupt("record %d: expiry %d out of range", count, exp)
 		}
-		vn, err := r.length("value")
-		if err != nil {
-			return nil, err
+		var mod uint64
+		if version == snapVersion3 {
+			if mod, err = r.uvarint("mod stamp"); err != nil {
+				return nil, err
+			}
+			if mod > s.ver.seq {
+				return nil, corrupt("record %d: mod stamp %d after the command sequence %d", count, mod, s.ver.seq)
+			}
 		}
 		var e entry
-		if vn > bigItem {
+		if valueType(t) != typeString {
+			v, err := readValue(r, valueType(t), s.gen)
+			if err != nil {
+				return nil, err
+			}
+			e = entry{key: string(key), pfx: keyPrefix(key), exp: int64(exp), val: v}
+		} else if vn, err := r.length("value"); err != nil {
+			return nil, err
+		} else if vn > bigItem {
 			// Read first, then allocate the entry: a corrupt length must
 			// not cost a huge allocation before the data runs out.
 			var vb bytes.Buffer
@@ -314,6 +373,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 				return nil, err
 			}
 		}
+		e.mod = mod
 		s.keys.Load(e)
 		if e.exp != 0 {
 			s.exps.Set(expRef{at: e.exp, key: e.key})
@@ -343,6 +403,20 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		return nil, corrupt("data after the checksum")
 	}
 	return s, nil
+}
+
+// isValueType reports whether t is a value type of format 3 records.
+func isValueType(t valueType) bool { return t == typeString || t == typeList || isObjType(t) }
+
+// readValue reads the payload of a format 3 record of type t, not a string.
+func readValue(r *snapReader, t valueType, gen uint64) (value, error) {
+	switch {
+	case t == typeList:
+		return readList(r)
+	case isObjType(t):
+		return readObj(r, t, gen)
+	}
+	return value{}, corrupt("unknown value type %d", t)
 }
 
 // Restore replaces s's contents with the snapshot read from r. On error s

@@ -7,7 +7,12 @@ import (
 	"testing"
 )
 
-const goldenSnapshot = "testdata/snapshot-v1.golden"
+// goldenSnapshot pins the format written now; goldenSnapshotV1 is the
+// first format, which must stay readable.
+const (
+	goldenSnapshot   = "testdata/snapshot-v3.golden"
+	goldenSnapshotV1 = "testdata/snapshot-v1.golden"
+)
 
 // goldenState is the fixed state of the golden snapshot file.
 func goldenState(t *testing.T) *State {
@@ -24,6 +29,20 @@ func goldenState(t *testing.T) *State {
 		"SET long " + strings.Repeat("0123456789", 30),
 		`SET "key with spaces" x`,
 		"SET zzz last EX 7",
+		// Format 3: lists in both forms, and key versions.
+		"RPUSH list a b c",
+		"RPUSH biglist " + strings.Repeat("element ", 200),
+		"SET gone x",
+		"DEL gone",
+		// Format 3: hashes, sets and sorted sets in both encodings, with
+		// an expiry.
+		"HSET hash f1 v1 f2 v2",
+		"PEXPIRE hash 50000",
+		"HSET bighash f " + strings.Repeat("v", 100),
+		"SADD intset 3 1 2",
+		"SADD set a b c",
+		"ZADD zset 1 a 2.5 b -inf c -0 d",
+		"ZADD bigzset 1 " + strings.Repeat("m", 100) + " -0 z",
 	} {
 		if r := do(t, s, t0+500, l); r.IsError() {
 			t.Fatalf("%s: %s", l, r)
@@ -73,7 +92,19 @@ func TestSnapshotGolden(t *testing.T) {
 		{"GET counter", `"42"`},
 		{"STRLEN long", "(integer) 300"},
 		{"TTL zzz", "(integer) 7"},
-		{"DBSIZE", "(integer) 10"},
+		{"LRANGE list 0 -1", `["a" "b" "c"]`},
+		{"LLEN biglist", "(integer) 200"},
+		{"HGETALL hash", `map["f1" "v1" "f2" "v2"]`},
+		{"PTTL hash", "(integer) 50000"},
+		{"OBJECT ENCODING hash", `"listpack"`},
+		{"OBJECT ENCODING bighash", `"hashtable"`},
+		{"SMEMBERS intset", `set["1" "2" "3"]`},
+		{"OBJECT ENCODING intset", `"intset"`},
+		{"OBJECT ENCODING set", `"hashtable"`},
+		{"ZRANGE zset 0 -1 WITHSCORES", `pairs["c" (double) -Inf "d" (double) 0 "a" (double) 1 "b" (double) 2.5]`},
+		{"ZSCORE bigzset z", "(double) -0"},
+		{"OBJECT ENCODING bigzset", `"skiplist"`},
+		{"DBSIZE", "(integer) 18"},
 	} {
 		if got := r.Read(0, split(t, c.cmd)).String(); got != c.want {
 			t.Errorf("restored %s: %s, want %s", c.cmd, got, c.want)
@@ -81,5 +112,34 @@ func TestSnapshotGolden(t *testing.T) {
 	}
 	if r.Clock() != t0+500 {
 		t.Errorf("restored clock %d", r.Clock())
+	}
+}
+
+// TestSnapshotV1Readable: a snapshot in the first format (strings, no key
+// versions) still restores, with every key version 0.
+func TestSnapshotV1Readable(t *testing.T) {
+	golden, err := os.ReadFile(goldenSnapshotV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewState()
+	if err := r.Restore(bytes.NewReader(golden)); err != nil {
+		t.Fatalf("restore %s: %v", goldenSnapshotV1, err)
+	}
+	for _, c := range []struct{ cmd, want string }{
+		{"GET plain", `"value"`},
+		{`GET ""`, `"empty key"`},
+		{"GET bin", `"\x00\x01\xfe\xff\r\n"`},
+		{"PTTL ttl", "(integer) 90000"},
+		{"GET counter", `"42"`},
+		{"TTL zzz", "(integer) 7"},
+		{"DBSIZE", "(integer) 10"},
+	} {
+		if got := r.Read(0, split(t, c.cmd)).String(); got != c.want {
+			t.Errorf("restored %s: %s, want %s", c.cmd, got, c.want)
+		}
+	}
+	if r.ver.seq != 0 || r.Clock() != t0+500 {
+		t.Errorf("restored sequence %d clock %d", r.ver.seq, r.Clock())
 	}
 }

@@ -20,6 +20,14 @@ const (
 	// FlagInternal marks commands only the leader proposes (active expiry);
 	// clients cannot call them.
 	FlagInternal
+	// FlagRandom marks commands whose reply is a random choice (SPOP,
+	// SRANDMEMBER, RANDOMKEY, ...): Apply draws from the command's Seed,
+	// Read from a seed of its own (random.go).
+	FlagRandom
+	// FlagBlocking marks the blocking list commands (BLPOP ...). Applied,
+	// they never block (as inside MULTI): the front door waits and
+	// proposes them again (COMMAND INFO "blocking").
+	FlagBlocking
 )
 
 // Spec is one data command: its metadata (Redis's conventions: Arity counts
@@ -32,6 +40,11 @@ type Spec struct {
 	FirstKey int
 	LastKey  int
 	Step     int
+	// keys, when set, returns every key argument of a command whose key
+	// positions depend on its arguments (a numkeys argument). FirstKey and
+	// LastKey then name only the first key, which routes the command; the
+	// command itself refuses keys in other slots (CROSSSLOT).
+	keys func(args [][]byte) [][]byte
 	// run executes the command against s; the arity is already checked.
 	// For FlagReadonly commands it must not change s (Read runs them
 	// concurrently). Ctx is passed by value so that calling through the
@@ -100,6 +113,9 @@ func (s *Spec) CheckArity(n int) bool {
 
 // Keys returns the key arguments of args (args[0] is the name).
 func (s *Spec) Keys(args [][]byte) [][]byte {
+	if s.keys != nil {
+		return s.keys(args)
+	}
 	if s.FirstKey <= 0 {
 		return nil
 	}

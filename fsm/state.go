@@ -20,6 +20,17 @@ type State struct {
 	clock int64
 	// own is the slots this state accepts keys of; nil: every slot (see owner.go).
 	own *owner
+	// gen is the snapshot generation: each snapshot increments it. A
+	// collection made at an earlier generation may be shared with a
+	// snapshot and is copied before it changes (objects.go).
+	gen uint64
+	// readNonce varies the seed of the random read-only commands served by
+	// Read (SRANDMEMBER, RANDOMKEY, ...), updated atomically. It is not part
+	// of the replicated state: those replies change nothing.
+	readNonce uint64
+	// ver numbers the applied commands and remembers deletions, for WATCH
+	// (version.go). Replicated state: in the snapshot and the digest.
+	ver versions
 }
 
 // NewState returns an empty keyspace.
@@ -38,6 +49,7 @@ func (s *State) Apply(c *pb.Command) Reply {
 	if c.NowMs > s.clock {
 		s.clock = c.NowMs
 	}
+	s.ver.seq++
 	args := c.Args
 	if len(args) == 0 {
 		return ErrorReply("ERR empty command")
@@ -78,7 +90,11 @@ func (s *State) Read(nowMs int64, args [][]byte) Reply {
 	if r, refused := s.refuseForeign(spec, args); refused {
 		return r
 	}
-	return spec.run(s, Ctx{NowMs: nowMs}, args)
+	c := Ctx{NowMs: nowMs}
+	if spec.Flags&FlagRandom != 0 {
+		c.Seed = s.readSeed(nowMs)
+	}
+	return spec.run(s, c, args)
 }
 
 // unknownCommand is Redis's reply to an unknown command name.

@@ -16,23 +16,47 @@ import (
 )
 
 // BenchmarkProposeParallel proposes one SET per call from many goroutines
-// (b.RunParallel) to a 3-node group over loopback TCP, and reports the
-// throughput and the log entries written per command. RAFTNODE_BENCH_INFLIGHT
-// sets Config.MaxInflight (default when unset).
+// (b.RunParallel) to 3-node groups over loopback TCP, and reports the
+// throughput and the log entries written per command. Sub-benchmarks
+// compare the log stores (raft.db per group, or the node-wide WAL) with 1
+// group and with 4 groups written at once (each node then hosts 4
+// replicas, which the WAL commits together). RAFTNODE_BENCH_INFLIGHT sets
+// Config.MaxInflight (default when unset).
 func BenchmarkProposeParallel(b *testing.B) {
+	for _, groups := range []int{1, 4} {
+		for _, store := range []string{LogStoreBolt, LogStoreWAL} {
+			b.Run(fmt.Sprintf("groups=%d/store=%s", groups, store), func(b *testing.B) {
+				benchmarkPropose(b, groups, store)
+			})
+		}
+	}
+}
+
+func benchmarkPropose(b *testing.B, ngroups int, store string) {
 	inflight, _ := strconv.Atoi(os.Getenv("RAFTNODE_BENCH_INFLIGHT"))
-	c := newClusterLog(b, 3, []string{"g"}, func(cfg *Config) { cfg.MaxInflight = inflight }, slog.LevelWarn)
-	node := c.nodes[c.leader("g")].nodes["g"]
+	var names []string
+	for i := range ngroups {
+		names = append(names, fmt.Sprint("g", i))
+	}
+	c := newClusterStore(b, 3, names, func(cfg *Config) { cfg.MaxInflight = inflight }, slog.LevelWarn, store)
+	var leaders []*Node
+	var before uint64
+	for _, g := range names {
+		n := c.nodes[c.leader(g)].nodes[g]
+		leaders = append(leaders, n)
+		before += n.Status().LastLogIndex
+	}
 	val := make([]byte, 64)
 	var seq atomic.Int64
-	before := node.Status().LastLogIndex
 	b.SetParallelism(16) // 16 × GOMAXPROCS concurrent proposers
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb_ *testing.PB) {
 		ctx := context.Background()
 		for pb_.Next() {
-			k := fmt.Sprint("key", seq.Add(1)%100000)
+			i := seq.Add(1)
+			node := leaders[int(i)%len(leaders)]
+			k := fmt.Sprint("key", i%100000)
 			c := &pb.Command{NowMs: time.Now().UnixMilli(), Args: [][]byte{[]byte("SET"), []byte(k), val}}
 			if _, err := node.Propose(ctx, []*pb.Command{c}); err != nil {
 				b.Error(err)
@@ -42,9 +66,12 @@ func BenchmarkProposeParallel(b *testing.B) {
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()
-	entries := node.Status().LastLogIndex - before
+	var after uint64
+	for _, n := range leaders {
+		after += n.Status().LastLogIndex
+	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
-	b.ReportMetric(float64(entries)/float64(b.N), "entries/op")
+	b.ReportMetric(float64(after-before)/float64(b.N), "entries/op")
 }
 
 // BenchmarkIdleGroups measures what idle groups cost: 3 in-process nodes

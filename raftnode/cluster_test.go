@@ -17,11 +17,20 @@ import (
 
 	"github.com/redraft/redraft/fsm"
 	pb "github.com/redraft/redraft/proto/redraft/v1"
+	"github.com/redraft/redraft/raftnode/wal"
 )
 
 // In-process clusters over real loopback TCP, each node with its own Mux.
 
 var seedFlag = flag.Uint64("seed", 0, "random seed for the tests (0: from the clock)")
+
+// RAFTNODE_LOG_STORE=wal runs the cluster tests with each node's groups in
+// one node-wide WAL (DIR/wal, small segments so that they roll and get
+// collected) instead of a raft.db per group.
+var testLogStore = os.Getenv("RAFTNODE_LOG_STORE")
+
+// testWALSegment is the segment size of the tests' WALs.
+const testWALSegment = 256 << 10
 
 // testRand returns a seeded source and logs the seed to rerun with.
 func testRand(t testing.TB) *rand.Rand {
@@ -86,6 +95,7 @@ type tnode struct {
 	mux      *Mux
 	nodes    map[string]*Node
 	machines map[string]*fsm.Machine
+	wal      *wal.WAL // the node's WAL while running, with LogStore "wal"
 }
 
 func (n *tnode) running() bool { return n.mux != nil }
@@ -96,6 +106,7 @@ type cluster struct {
 	groups []string
 	tweak  func(*Config)
 	logger *slog.Logger
+	store  string // Config.LogStore of every group
 }
 
 // newCluster starts size nodes, each hosting every group.
@@ -105,7 +116,13 @@ func newCluster(t testing.TB, size int, groups []string, tweak func(*Config)) *c
 
 func newClusterLog(t testing.TB, size int, groups []string, tweak func(*Config), level slog.Level) *cluster {
 	t.Helper()
-	c := &cluster{t: t, groups: groups, tweak: tweak, logger: testLogger(t, level)}
+	return newClusterStore(t, size, groups, tweak, level, testLogStore)
+}
+
+// newClusterStore is newClusterLog with the log store given.
+func newClusterStore(t testing.TB, size int, groups []string, tweak func(*Config), level slog.Level, store string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, groups: groups, tweak: tweak, logger: testLogger(t, level), store: store}
 	base := t.TempDir()
 	for i := 0; i < size; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,6 +156,9 @@ func (c *cluster) config(n *tnode, group string) Config {
 		Peers:   c.peers(),
 		Logger:  c.logger,
 	}
+	if n.wal != nil {
+		cfg.LogStore, cfg.WAL = LogStoreWAL, n.wal
+	}
 	if c.tweak != nil {
 		c.tweak(&cfg)
 	}
@@ -150,6 +170,13 @@ func (c *cluster) openGroups(i int) {
 	n := c.nodes[i]
 	n.nodes = map[string]*Node{}
 	n.machines = map[string]*fsm.Machine{}
+	if c.store == LogStoreWAL && n.wal == nil {
+		w, err := wal.Open(filepath.Join(n.dir, "wal"), wal.Options{SegmentSize: testWALSegment, Logger: c.logger.With("wal", n.id)})
+		if err != nil {
+			c.t.Fatalf("open the WAL of %s: %v", n.id, err)
+		}
+		n.wal = w
+	}
 	for _, g := range c.groups {
 		m := fsm.NewMachine()
 		node, err := Open(c.config(n, g), n.mux, m)
@@ -171,6 +198,12 @@ func (c *cluster) stop(i int) {
 		if err := node.Close(); err != nil {
 			c.t.Errorf("close %s/%s: %v", n.id, g, err)
 		}
+	}
+	if n.wal != nil {
+		if err := n.wal.Close(); err != nil {
+			c.t.Errorf("close the WAL of %s: %v", n.id, err)
+		}
+		n.wal = nil
 	}
 	if err := n.mux.Close(); err != nil {
 		c.t.Errorf("close mux %s: %v", n.id, err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/redraft/redraft/raftnode/wal"
 )
 
 // Peer is one member of a group: its node id and the peer address of that
@@ -21,8 +23,19 @@ type Config struct {
 	// GroupID names the group; peers' Muxes route connections by it.
 	GroupID string
 	// Dir is the group's directory (DATA/groups/<group-id>): raft.db holds
-	// the log and stable store, snapshots/ the file snapshots (2 retained).
+	// the log and stable store (with LogStore "bolt"), snapshots/ the file
+	// snapshots (2 retained).
 	Dir string
+	// LogStore selects where the group's raft log and stable store live:
+	// LogStoreBolt ("bolt"; "" means it for now) is Dir/raft.db, synced on
+	// its own; LogStoreWAL ("wal") is the node-wide WAL, whose one fsync
+	// commits the appends of every group of the node. An existing group
+	// cannot switch: Open refuses.
+	LogStore string
+	// WAL is the node's write-ahead log, required with LogStore "wal". The
+	// owner opens it once for all groups of the node and closes it after
+	// closing every Node that uses it.
+	WAL *wal.WAL
 	// Peers are the initial members, this node included. They are used to
 	// bootstrap the group only when Dir holds no raft state and ignored
 	// afterwards. Empty: do not bootstrap; the replica waits to be added by
@@ -135,6 +148,12 @@ func (c Config) validate() error {
 		return bad("GroupID", "longer than %d bytes", maxIDLen)
 	case c.Dir == "":
 		return bad("Dir", "empty")
+	case c.LogStore != "" && c.LogStore != LogStoreBolt && c.LogStore != LogStoreWAL:
+		return bad("LogStore", "%q is neither %q nor %q", c.LogStore, LogStoreBolt, LogStoreWAL)
+	case c.LogStore == LogStoreWAL && c.WAL == nil:
+		return bad("WAL", "nil, but LogStore is %q", LogStoreWAL)
+	case c.LogStore != LogStoreWAL && c.WAL != nil:
+		return bad("WAL", "set, but LogStore is %q", c.LogStore)
 	}
 	if len(c.Peers) > 0 {
 		seen := make(map[string]bool, len(c.Peers))

@@ -41,6 +41,17 @@
 // changes it only through Propose. Close a group's Node before the Mux.
 // Propose keeps no reference to its arguments after it returns.
 //
+// # Log store
+//
+// Config.LogStore chooses where raft's log and stable store live: raft.db
+// in the group's directory (raft-boltdb, two fsyncs per append, each group
+// on its own), or the node-wide write-ahead log of package wal, which the
+// owner opens once for all groups (Config.WAL) and which commits the
+// appends of every group with one fsync. A group cannot switch; with the
+// WAL, a group directory without its marker file (new or wiped) drops
+// what the WAL held of the group, so a wiped replica starts over as with
+// raft.db.
+//
 // # Failure
 //
 // Replication failures are errors: *NotLeaderError (ErrNotLeader) and

@@ -58,6 +58,7 @@ type Mux struct {
 	closed    bool
 	advertise string
 	info      []byte
+	infoFunc  func() []byte // when set, called for every info request instead of info
 	groups    map[string]*streamLayer
 	conns     map[*muxConn]struct{} // established raft connections, both directions
 	pending   map[net.Conn]struct{} // accepted, header not handled yet
@@ -139,6 +140,17 @@ func (m *Mux) SetInfo(b []byte) {
 	c := append([]byte(nil), b...)
 	m.mu.Lock()
 	m.info = c
+	m.infoFunc = nil
+	m.mu.Unlock()
+}
+
+// SetInfoFunc makes the Mux answer every info request with what f returns
+// then, for info that changes (the groups' raft state). f is called from
+// the Mux's goroutines, concurrently; it must be quick and must not call
+// the Mux. The Mux does not keep the slice f returns.
+func (m *Mux) SetInfoFunc(f func() []byte) {
+	m.mu.Lock()
+	m.infoFunc = f
 	m.mu.Unlock()
 }
 
@@ -364,8 +376,14 @@ func (m *Mux) serve(c net.Conn) {
 	switch h.kind {
 	case kindInfo:
 		m.mu.Lock()
-		info := m.info
+		info, f := m.info, m.infoFunc
 		m.mu.Unlock()
+		if f != nil {
+			info = f()
+		}
+		if len(info) > maxInfoLen {
+			info = nil
+		}
 		b := make([]byte, 5, 5+len(info))
 		b[0] = statusOK
 		binary.BigEndian.PutUint32(b[1:], uint32(len(info)))
@@ -460,13 +478,24 @@ func (m *Mux) dial(ctx context.Context, addr string, h header) (net.Conn, error)
 // FetchInfo asks the Mux at peerAddr for its node info (see SetInfo).
 // Without a deadline on ctx the exchange is bounded by a few seconds.
 func FetchInfo(ctx context.Context, peerAddr string) ([]byte, error) {
+	var m *Mux
+	return m.FetchInfo(ctx, peerAddr)
+}
+
+// FetchInfo is the package's FetchInfo sent from this Mux: it names this
+// node to the other side and honours Partition on both sides, so a node cut
+// off by a fault test also stops hearing about its peers.
+func (m *Mux) FetchInfo(ctx context.Context, peerAddr string) ([]byte, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, headerTimeout)
 		defer cancel()
 	}
-	var m *Mux
-	c, err := m.dial(ctx, peerAddr, header{kind: kindInfo})
+	h := header{kind: kindInfo}
+	if m != nil {
+		h.from = m.Addr()
+	}
+	c, err := m.dial(ctx, peerAddr, h)
 	if err != nil {
 		return nil, err
 	}
@@ -547,6 +576,10 @@ func (l *streamLayer) Close() error {
 
 // Addr is the node's peer address: raft advertises it to followers.
 func (l *streamLayer) Addr() net.Addr { return muxAddr(l.m.Addr()) }
+
+// closeConns closes every established connection of the layer's group,
+// both directions; the layer stays open.
+func (l *streamLayer) closeConns() { l.m.closeGroupConns(l.group) }
 
 // stopDialing makes every dial of the layer, waiting or new, fail at once;
 // the Node calls it before stopping raft so that no raft goroutine is held

@@ -7,14 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/redraft/redraft/fsm"
 )
@@ -98,7 +95,7 @@ type Node struct {
 	mux    *Mux
 	layer  *streamLayer
 	trans  *raft.NetworkTransport
-	store  *raftboltdb.BoltStore
+	store  groupStore // raft.db, or the group's part of the node's WAL
 	raft   *raft.Raft
 	sm     *stateMachine
 
@@ -170,26 +167,21 @@ func (n *Node) open() error {
 	cfg := n.cfg
 	hcl := newHCLogger(n.logger)
 
-	dbPath := filepath.Join(cfg.Dir, "raft.db")
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path:        dbPath,
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
-	})
+	if err := verifyGroupFiles(cfg.Dir); err != nil {
+		return err
+	}
+	store, logs, err := openLogStore(cfg, n.logger)
 	if err != nil {
-		return fmt.Errorf("raftnode: open %s: %w", dbPath, err)
+		return err
 	}
 	n.store = store
-	logs, err := raft.NewLogCache(logCacheSize, store)
-	if err != nil {
-		return fmt.Errorf("raftnode: log cache: %w", err)
-	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hcl.Named("snapshots"))
 	if err != nil {
 		return fmt.Errorf("raftnode: snapshot store in %s: %w", cfg.Dir, err)
 	}
 	hasState, err := raft.HasExistingState(logs, store, snaps)
 	if err != nil {
-		return fmt.Errorf("raftnode: read %s: %w", dbPath, err)
+		return fmt.Errorf("raftnode: read the raft state of group %s: %w", cfg.GroupID, err)
 	}
 
 	layer, err := n.mux.register(cfg.GroupID)
@@ -270,7 +262,16 @@ func (n *Node) release() error {
 		if n.observer != nil {
 			n.raft.DeregisterObserver(n.observer)
 		}
-		if err := n.raft.Shutdown().Error(); err != nil {
+		f := n.raft.Shutdown()
+		// Shutdown waits for raft's replication goroutines, and one may be
+		// blocked on a pipeline to a peer that will never answer: a peer
+		// whose own raft has stopped while its transport is still open
+		// (it is in this same wait, on us). Cutting the group's
+		// connections makes such calls fail, on both sides.
+		if n.layer != nil {
+			n.layer.closeConns()
+		}
+		if err := f.Error(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -288,7 +289,7 @@ func (n *Node) release() error {
 	}
 	if n.store != nil {
 		if err := n.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("raftnode: close raft.db: %w", err))
+			errs = append(errs, fmt.Errorf("raftnode: close the log store: %w", err))
 		}
 	}
 	return errors.Join(errs...)
@@ -296,7 +297,8 @@ func (n *Node) release() error {
 
 // Close shuts the replica down: queued proposals fail with ErrShutdown,
 // submitted ones with ErrUnknownOutcome (joined with ErrShutdown), raft
-// stops, its connections and raft.db are closed. The Machine is left as it
+// stops, its connections and its log store (raft.db, or its part of the
+// WAL, which stays open) are closed. The Machine is left as it
 // is. Close is idempotent; every other method fails with ErrShutdown after it.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
@@ -333,6 +335,12 @@ func (n *Node) Leader() (id, peerAddr string) {
 // leader-only work (active expiry) from it.
 func (n *Node) LeaderCh() <-chan bool { return n.leaderCh }
 
+// Applied returns the index of the last entry applied to the machine here
+// and a channel that is closed when a later entry (or a snapshot) has been
+// applied. Take the channel before looking at the machine, then wait on
+// it: no change can slip in between. Blocked clients (BLPOP) wait on it.
+func (n *Node) Applied() (index uint64, next <-chan struct{}) { return n.sm.appliedCh() }
+
 // Status returns the replica's raft state. It asks raft's main loop for the
 // membership, so it may wait for a moment while raft is busy.
 func (n *Node) Status() Status {
@@ -351,6 +359,23 @@ func (n *Node) Status() Status {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
 		}
 	}
+	return st
+}
+
+// Progress is Status without the membership: it reads only local atomics,
+// so it never waits for raft's main loop and is cheap enough to call for
+// every group on every request for the node's state.
+func (n *Node) Progress() Status {
+	st := Status{
+		NodeID:       n.cfg.NodeID,
+		GroupID:      n.cfg.GroupID,
+		State:        stateOf(n.raft.State()),
+		Term:         n.raft.CurrentTerm(),
+		CommitIndex:  n.raft.CommitIndex(),
+		LastLogIndex: n.raft.LastIndex(),
+	}
+	st.LeaderID, st.LeaderAddr = n.Leader()
+	st.AppliedIndex, _ = n.sm.appliedIndex()
 	return st
 }
 
@@ -410,6 +435,25 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	}
 	n.logger.Info("raftnode: member removed", "member", id)
 	return nil
+}
+
+// Snapshot takes a snapshot of the group's state now and waits until it is
+// written, so that a restart restores that state at once, without waiting
+// for a leader to tell it which of its log entries are committed. It is for
+// small groups whose state must be readable right after a restart (the
+// metadata group); nothing new to snapshot is not an error.
+func (n *Node) Snapshot(ctx context.Context) error {
+	if n.closed.Load() {
+		return ErrShutdown
+	}
+	err := n.waitFuture(ctx, n.raft.Snapshot())
+	switch {
+	case err == nil, errors.Is(err, raft.ErrNothingNewToSnapshot):
+		return nil
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	}
+	return fmt.Errorf("raftnode: snapshot of group %s: %w", n.cfg.GroupID, err)
 }
 
 func (n *Node) memberAddr(id string) (string, error) {

@@ -68,6 +68,17 @@ func (s *stateMachine) advance(index, term uint64) {
 	s.mu.Unlock()
 }
 
+// appliedCh returns the applied index and a channel closed when it next
+// moves.
+func (s *stateMachine) appliedCh() (uint64, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.advanced == nil {
+		s.advanced = make(chan struct{})
+	}
+	return s.applied, s.advanced
+}
+
 // appliedIndex returns the index and term of the last applied entry.
 func (s *stateMachine) appliedIndex() (index, term uint64) {
 	s.mu.Lock()

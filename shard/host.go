@@ -6,38 +6,54 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redraft/redraft/fsm"
-	pb "github.com/redraft/redraft/proto/redraft/v1"
 	"github.com/redraft/redraft/raftnode"
 )
 
-// NodeInfo is what clients and peers need to know of a node.
-type NodeInfo struct {
-	ID       string `json:"id"`
-	RESPAddr string `json:"resp_addr"`
-	GRPCAddr string `json:"grpc_addr"`
-	PeerAddr string `json:"peer_addr"`
-}
+// Defaults for zero Config fields.
+const (
+	DefaultGroups          = 1
+	DefaultReplicas        = 3
+	DefaultPollInterval    = 500 * time.Millisecond
+	DefaultBalanceInterval = time.Second
+)
 
-// Config configures a Host.
+// Config configures a Host. The zero value of every tuning field means its
+// default.
 type Config struct {
 	Self NodeInfo
 	// Dir is the node's data directory; groups live in Dir/groups/<id>.
 	Dir string
-	// InitialCluster is every node's id and peer address; used only by
-	// groups whose directory holds no raft state yet.
+	// InitialCluster is every node's id and peer address, in a fixed order.
+	// It is used only while the cluster has no slot map yet: to bootstrap
+	// the metadata group and to lay out the first map.
 	InitialCluster []raftnode.Peer
+	// Groups is how many groups the slots are split into when the cluster
+	// is first started (default 1), and Replicas how many replicas each
+	// group has (default 3; fewer when there are fewer nodes). Both are
+	// read only by the node that writes the first map; later the map in
+	// the metadata group is what counts.
+	Groups   int
+	Replicas int
 	// Raft is the template for every group's raftnode.Config (timeouts,
 	// snapshot policy); NodeID, GroupID, Dir and Peers are filled in here.
-	Raft   raftnode.Config
-	Logger *slog.Logger
+	Raft raftnode.Config
+	// PollInterval is how often the node asks every other node for the raft
+	// state of its groups (leaders, applied indexes), which routing to
+	// groups not hosted here, leader balancing and status use.
+	PollInterval time.Duration
+	// BalanceInterval is how often a leader checks whether a group it leads
+	// should move to its preferred leader; negative turns balancing off.
+	BalanceInterval time.Duration
+	Logger          *slog.Logger
 }
 
 func (c *Config) validate() error {
@@ -48,109 +64,189 @@ func (c *Config) validate() error {
 		return errors.New("shard: Config.Dir is empty")
 	case len(c.InitialCluster) == 0:
 		return errors.New("shard: Config.InitialCluster is empty")
+	case c.Groups < 0 || c.Groups > Slots:
+		return fmt.Errorf("shard: Config.Groups is %d (want 1 to %d)", c.Groups, Slots)
+	case c.Replicas < 0:
+		return fmt.Errorf("shard: Config.Replicas is negative (%d)", c.Replicas)
+	case c.PollInterval < 0:
+		return fmt.Errorf("shard: Config.PollInterval is negative (%v)", c.PollInterval)
+	}
+	if !slices.ContainsFunc(c.InitialCluster, func(p raftnode.Peer) bool { return p.ID == c.Self.ID }) {
+		return fmt.Errorf("shard: Config.InitialCluster does not name this node (%q)", c.Self.ID)
 	}
 	return nil
 }
 
-// ErrNoLeader is returned when a group has no leader this node can name.
-var ErrNoLeader = errors.New("shard: group has no known leader")
+func (c *Config) withDefaults() {
+	if c.Groups == 0 {
+		c.Groups = DefaultGroups
+	}
+	if c.Replicas == 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.BalanceInterval == 0 {
+		c.BalanceInterval = DefaultBalanceInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
 
-// Host owns every group replica on this node. Safe for concurrent use.
+// Errors of routing.
+var (
+	// ErrNoLeader is returned when a group has no leader this node can name.
+	ErrNoLeader = errors.New("shard: group has no known leader")
+	// ErrNoMap is returned before the node has read a slot map.
+	ErrNoMap = errors.New("shard: no slot map yet")
+)
+
+// Host owns every group replica on this node: the metadata group, which
+// every node hosts, and the data groups the slot map makes it a member of.
+// Safe for concurrent use.
 type Host struct {
-	cfg    Config
-	log    *slog.Logger
-	mux    *raftnode.Mux
-	groups []*Group // ordered by first slot
+	cfg  Config
+	log  *slog.Logger
+	mux  *raftnode.Mux
+	meta *Group
 
-	mu    sync.Mutex
-	nodes map[string]NodeInfo // by node id; learnt from peers' Mux info
+	route atomic.Pointer[routing] // nil until the first map is read
+	peers peerView
+
+	mu     sync.Mutex
+	groups map[string]*Group   // open data groups, by id
+	nodes  map[string]NodeInfo // resolved addresses of nodes the map does not describe yet
+	closed bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
-// Group is one raft group hosted here and the slots it owns.
-type Group struct {
-	id    string
-	start int // first slot owned (inclusive)
-	end   int // last slot owned (inclusive)
-	node  *raftnode.Node
-	m     *fsm.Machine
+// routing is the map and the local replicas of its groups, swapped as one.
+type routing struct {
+	m     *Map
+	local []*Group // parallel to m.Groups; nil where no replica is here
+	list  []*Group // the local replicas, in map order
 }
 
-// ID returns the group's id.
-func (g *Group) ID() string { return g.id }
-
-// Slots returns the inclusive slot range the group owns.
-func (g *Group) Slots() (start, end int) { return g.start, g.end }
-
-// Node returns the group's local raft replica.
-func (g *Group) Node() *raftnode.Node { return g.node }
-
-// Machine returns the group's local state machine (for stale local reads).
-func (g *Group) Machine() *fsm.Machine { return g.m }
-
-// Open starts every group replica of this node, serving raft on peerLn.
+// Open starts the node's groups, serving raft on peerLn: the metadata group
+// at once, and the data groups of the slot map as soon as it is known (at
+// once on a restart, from the metadata group's snapshot). It does not wait
+// for any election; until a map is known, routing fails with ErrNoMap.
 func Open(cfg Config, peerLn net.Listener) (*Host, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.withDefaults()
 	if cfg.Self.PeerAddr == "" {
 		cfg.Self.PeerAddr = peerLn.Addr().String()
 	}
 	h := &Host{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		nodes: map[string]NodeInfo{cfg.Self.ID: cfg.Self},
-		stop:  make(chan struct{}),
+		cfg:    cfg,
+		log:    cfg.Logger,
+		groups: map[string]*Group{},
+		nodes:  map[string]NodeInfo{cfg.Self.ID: cfg.Self},
+		stop:   make(chan struct{}),
 	}
+	h.peers.nodes = map[string]*peerState{}
 	h.mux = raftnode.NewMux(peerLn, cfg.Logger)
-	info, _ := json.Marshal(cfg.Self)
-	h.mux.SetInfo(info)
+	self, _ := json.Marshal(report{NodeInfo: cfg.Self})
+	h.mux.SetInfo(self)
 
-	// One group owns every slot; the layout already keys replicas by group id.
-	const gid = "g1"
-	dir := filepath.Join(cfg.Dir, "groups", gid)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	meta, err := h.openGroup(MetaGroupID, cfg.InitialCluster)
+	if err != nil {
 		h.mux.Close()
+		return nil, err
+	}
+	h.meta = meta
+	// From now on the report includes the groups' state (the Mux's lock
+	// orders the write of h.meta before any call).
+	h.mux.SetInfoFunc(h.reportJSON)
+	if m, err := readLatestMap(meta.m, nil); err != nil {
+		h.log.Error("shard: reading the slot map from the metadata replica", "err", err)
+	} else if m != nil {
+		if err := h.applyMap(m); err != nil {
+			h.closeGroups()
+			h.mux.Close()
+			return nil, err
+		}
+	}
+	h.wg.Add(4)
+	go h.watchMap()
+	go h.pollLoop()
+	go h.leaderLoop()
+	go h.balanceLoop()
+	return h, nil
+}
+
+// openGroup opens the replica of group id, bootstrapping it with peers if
+// its directory holds no raft state.
+func (h *Host) openGroup(id string, peers []raftnode.Peer) (*Group, error) {
+	dir := filepath.Join(h.cfg.Dir, "groups", id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("shard: %w", err)
 	}
-	rc := cfg.Raft
-	rc.NodeID, rc.GroupID, rc.Dir, rc.Peers = cfg.Self.ID, gid, dir, cfg.InitialCluster
+	rc := h.cfg.Raft
+	rc.NodeID, rc.GroupID, rc.Dir, rc.Peers = h.cfg.Self.ID, id, dir, peers
 	if rc.Logger == nil {
-		rc.Logger = cfg.Logger
+		rc.Logger = h.cfg.Logger
 	}
 	m := fsm.NewMachine()
 	node, err := raftnode.Open(rc, h.mux, m)
 	if err != nil {
-		h.mux.Close()
-		return nil, fmt.Errorf("shard: open group %s: %w", gid, err)
+		return nil, fmt.Errorf("shard: open group %s: %w", id, err)
 	}
-	g := &Group{id: gid, start: 0, end: Slots - 1, node: node, m: m}
-	h.groups = append(h.groups, g)
-	for _, g := range h.groups {
-		h.wg.Add(1)
-		go h.expireLoop(g)
-	}
-	return h, nil
+	return &Group{id: id, h: h, node: node, m: m, meta: id == MetaGroupID}, nil
 }
 
-// Self returns this node's identity and addresses.
-func (h *Host) Self() NodeInfo { return h.cfg.Self }
-
-// Groups returns every group hosted here, ordered by first slot.
-func (h *Host) Groups() []*Group { return h.groups }
-
-// GroupOf returns the group that owns slot.
-func (h *Host) GroupOf(slot int) *Group {
-	for _, g := range h.groups {
-		if slot >= g.start && slot <= g.end {
-			return g
+// applyMap opens the data groups of m this node is a member of and routes
+// with m from now on. Groups the node no longer belongs to stay open (moving
+// replicas is not done yet) but are no longer routed to.
+func (h *Host) applyMap(m *Map) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return raftnode.ErrShutdown
+	}
+	if cur := h.route.Load(); cur != nil && cur.m.Epoch >= m.Epoch {
+		return nil
+	}
+	rt := &routing{m: m, local: make([]*Group, len(m.Groups))}
+	var errs []error
+	for i, gi := range m.Groups {
+		if !gi.Has(h.cfg.Self.ID) {
+			continue
+		}
+		g := h.groups[gi.ID]
+		if g == nil {
+			peers := make([]raftnode.Peer, 0, len(gi.Members))
+			for _, id := range gi.Members {
+				n, _ := m.Node(id)
+				peers = append(peers, raftnode.Peer{ID: id, Addr: n.PeerAddr})
+			}
+			var err error
+			g, err = h.openGroup(gi.ID, peers)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			h.groups[gi.ID] = g
+		}
+		rt.local[i] = g
+		rt.list = append(rt.list, g)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, n := range m.Nodes {
+		if n.RESPAddr != "" {
+			h.nodes[n.ID] = n
 		}
 	}
+	h.route.Store(rt)
+	h.log.Info("shard: routing with slot map", "map", m.String(), "local_groups", len(rt.list))
 	return nil
 }
 
@@ -158,80 +254,110 @@ func (h *Host) GroupOf(slot int) *Group {
 func (h *Host) Close() error {
 	close(h.stop)
 	h.wg.Wait()
-	var errs []error
-	for _, g := range h.groups {
-		errs = append(errs, g.node.Close())
-	}
+	errs := h.closeGroups()
 	errs = append(errs, h.mux.Close())
 	return errors.Join(errs...)
 }
 
-// Propose replicates commands (each args[0] the name) through g's log as one
-// batch and returns their replies. The leader's clock and a random seed go
-// into every command. Errors are raftnode's: *raftnode.NotLeaderError,
-// raftnode.ErrUnknownOutcome, raftnode.ErrShutdown.
-func (g *Group) Propose(ctx context.Context, cmds ...[][]byte) ([]fsm.Reply, error) {
-	now := time.Now().UnixMilli()
-	pcs := make([]*pb.Command, len(cmds))
-	for i, a := range cmds {
-		pcs[i] = &pb.Command{NowMs: now, Args: a, Seed: rand.Uint64()}
+func (h *Host) closeGroups() []error {
+	h.mu.Lock()
+	h.closed = true
+	groups := make([]*Group, 0, len(h.groups)+1)
+	for _, g := range h.groups {
+		groups = append(groups, g)
 	}
-	for {
-		out, err := g.node.Propose(ctx, pcs)
-		if !errors.Is(err, raftnode.ErrNotReady) {
-			return out, err
-		}
-		if err := waitRetry(ctx); err != nil {
-			return nil, err
-		}
+	h.mu.Unlock()
+	if h.meta != nil {
+		groups = append(groups, h.meta)
 	}
+	var errs []error
+	for _, g := range groups {
+		errs = append(errs, g.node.Close())
+	}
+	return errs
 }
 
-// Read runs a read-only command linearizably: it is served only by the
-// leader, after confirming leadership and applying everything committed.
-func (g *Group) Read(ctx context.Context, args [][]byte) (fsm.Reply, error) {
-	for {
-		err := g.node.ReadIndex(ctx)
-		if err == nil {
-			return g.m.Read(time.Now().UnixMilli(), args), nil
-		}
-		if !errors.Is(err, raftnode.ErrNotReady) {
-			return fsm.Reply{}, err
-		}
-		if err := waitRetry(ctx); err != nil {
-			return fsm.Reply{}, err
-		}
+// Self returns this node's identity and addresses.
+func (h *Host) Self() NodeInfo { return h.cfg.Self }
+
+// Map returns the slot map the node routes with, or nil before it has read
+// one.
+func (h *Host) Map() *Map {
+	if rt := h.route.Load(); rt != nil {
+		return rt.m
 	}
+	return nil
 }
 
-// waitRetry waits a moment before retrying an operation on a leader that
-// has not applied its first entry of the term yet.
-func waitRetry(ctx context.Context) error {
-	t := time.NewTimer(2 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
+// Groups returns the data groups hosted here, ordered by first slot. The
+// slice is shared: callers must not modify it.
+func (h *Host) Groups() []*Group {
+	if rt := h.route.Load(); rt != nil {
+		return rt.list
+	}
+	return nil
+}
+
+// Meta returns the metadata group's replica.
+func (h *Host) Meta() *Group { return h.meta }
+
+// Group returns the local replica of group id, or nil.
+func (h *Host) Group(id string) *Group {
+	rt := h.route.Load()
+	if rt == nil {
 		return nil
 	}
+	for i, gi := range rt.m.Groups {
+		if gi.ID == id {
+			return rt.local[i]
+		}
+	}
+	return nil
 }
 
-// Resolve returns the addresses of node id at peerAddr, asking its Mux when
-// they are not known yet.
+// GroupOf returns the local replica of the group that owns slot, or nil
+// when this node holds none (or knows no map yet); Route says which group
+// that is.
+func (h *Host) GroupOf(slot int) *Group {
+	if rt := h.route.Load(); rt != nil {
+		return rt.local[rt.m.groupIndex(slot)]
+	}
+	return nil
+}
+
+// Route returns the group that owns slot in the current map and its local
+// replica (nil if not hosted here), or ErrNoMap.
+func (h *Host) Route(slot int) (*GroupInfo, *Group, error) {
+	rt := h.route.Load()
+	if rt == nil {
+		return nil, nil, ErrNoMap
+	}
+	i := rt.m.groupIndex(slot)
+	return &rt.m.Groups[i], rt.local[i], nil
+}
+
+// Resolve returns the addresses of node id, whose peer address is peerAddr
+// ("" if unknown): from the map, else from the node itself.
 func (h *Host) Resolve(ctx context.Context, id, peerAddr string) (NodeInfo, error) {
 	h.mu.Lock()
 	ni, ok := h.nodes[id]
 	h.mu.Unlock()
-	if ok && (peerAddr == "" || ni.PeerAddr == peerAddr) {
+	if ok && ni.RESPAddr != "" && (peerAddr == "" || ni.PeerAddr == peerAddr) {
 		return ni, nil
+	}
+	if peerAddr == "" {
+		if m := h.Map(); m != nil {
+			if n, ok := m.Node(id); ok {
+				peerAddr = n.PeerAddr
+			}
+		}
 	}
 	if peerAddr == "" {
 		return NodeInfo{}, ErrNoLeader
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	b, err := raftnode.FetchInfo(ctx, peerAddr)
+	b, err := h.mux.FetchInfo(ctx, peerAddr)
 	if err != nil {
 		return NodeInfo{}, fmt.Errorf("shard: node %s at %s: %w", id, peerAddr, err)
 	}
@@ -247,7 +373,8 @@ func (h *Host) Resolve(ctx context.Context, id, peerAddr string) (NodeInfo, erro
 	return ni, nil
 }
 
-// Leader returns the addresses of g's current leader, or ErrNoLeader.
+// Leader returns the addresses of the current leader of g, a local
+// replica, or ErrNoLeader.
 func (h *Host) Leader(ctx context.Context, g *Group) (NodeInfo, error) {
 	id, addr := g.node.Leader()
 	if id == "" {
@@ -256,46 +383,99 @@ func (h *Host) Leader(ctx context.Context, g *Group) (NodeInfo, error) {
 	return h.Resolve(ctx, id, addr)
 }
 
-// Members returns the addresses of every member of g this node can resolve,
-// in the group's configuration order; unreachable ones are left out.
+// LeaderOf returns the addresses of the leader of group id, hosted here or
+// not: a local replica's knowledge first, else what the group's members
+// reported. ErrNoLeader when none is known.
+func (h *Host) LeaderOf(ctx context.Context, id string) (NodeInfo, error) {
+	if g := h.Group(id); g != nil {
+		if ni, err := h.Leader(ctx, g); err == nil {
+			return ni, nil
+		}
+	}
+	lid := h.peers.leaderOf(id, h.aliveWindow())
+	if lid == "" {
+		return NodeInfo{}, ErrNoLeader
+	}
+	return h.Resolve(ctx, lid, "")
+}
+
+// WaitLeader polls for up to d until the local replica g knows a leader,
+// for a caller that was just told the group is between leaders (the new
+// one is usually known within milliseconds). The leader may be this node.
+func (h *Host) WaitLeader(ctx context.Context, g *Group, d time.Duration) (NodeInfo, error) {
+	deadline := time.Now().Add(d)
+	for {
+		if id, addr := g.node.Leader(); id != "" {
+			if id == h.cfg.Self.ID {
+				return h.cfg.Self, nil
+			}
+			return h.Resolve(ctx, id, addr)
+		}
+		if time.Now().After(deadline) {
+			return NodeInfo{}, ErrNoLeader
+		}
+		if err := waitRetry(ctx, 5*time.Millisecond); err != nil {
+			return NodeInfo{}, err
+		}
+	}
+}
+
+// Members returns the addresses of every member of g this node can
+// resolve, preferred leader first; unreachable ones are left out.
 func (h *Host) Members(ctx context.Context, g *Group) []NodeInfo {
+	var ids []string
+	if m := h.Map(); m != nil && !g.meta {
+		if gi := m.Group(g.id); gi != nil {
+			ids = gi.Members
+		}
+	}
+	if ids == nil {
+		for _, mb := range g.node.Status().Members {
+			ids = append(ids, mb.ID)
+		}
+	}
 	var out []NodeInfo
-	for _, m := range g.node.Status().Members {
-		if ni, err := h.Resolve(ctx, m.ID, m.Addr); err == nil {
+	for _, id := range ids {
+		if ni, err := h.Resolve(ctx, id, ""); err == nil {
 			out = append(out, ni)
 		}
 	}
 	return out
 }
 
-// expireLoop, on the leader of g, proposes the deletion of expired keys.
-// Followers never delete on their own: expiry reaches them through the log.
-func (h *Host) expireLoop(g *Group) {
-	defer h.wg.Done()
-	t := time.NewTicker(100 * time.Millisecond)
+// Alive reports whether node id answered this node recently (always true
+// for this node).
+func (h *Host) Alive(id string) bool {
+	return id == h.cfg.Self.ID || h.peers.alive(id, h.aliveWindow())
+}
+
+// aliveWindow is how long a node counts as alive after its last answer.
+func (h *Host) aliveWindow() time.Duration {
+	return max(4*h.cfg.PollInterval, 1500*time.Millisecond)
+}
+
+// TransferLeader hands the leadership of group id, led by this node, to
+// member to ("": raft's choice) and waits until it is done.
+// *raftnode.NotLeaderError when this node does not lead the group.
+func (h *Host) TransferLeader(ctx context.Context, id, to string) error {
+	g := h.Group(id)
+	if id == MetaGroupID {
+		g = h.meta
+	}
+	if g == nil {
+		return fmt.Errorf("shard: group %q has no replica on this node", id)
+	}
+	return g.node.TransferLeadership(ctx, to)
+}
+
+// waitRetry waits d, or until ctx ends.
+func waitRetry(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-		}
-		if !g.node.IsLeader() {
-			continue
-		}
-		for range 16 { // at most 16 batches a tick, so a mass expiry cannot starve writes
-			keys := g.m.ExpiredKeys(time.Now().UnixMilli(), 512)
-			if len(keys) == 0 {
-				break
-			}
-			args := append([][]byte{[]byte("__expire")}, keys...)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := g.Propose(ctx, args)
-			cancel()
-			if err != nil {
-				h.log.Debug("active expiry stopped", "group", g.id, "err", err)
-				break
-			}
-		}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

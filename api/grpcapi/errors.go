@@ -12,6 +12,7 @@ import (
 	"github.com/redraft/redraft/api"
 	"github.com/redraft/redraft/fsm"
 	pb "github.com/redraft/redraft/proto/redraft/v1"
+	"github.com/redraft/redraft/shard"
 )
 
 // commandError is a command error reply (Redis's text, prefix included)
@@ -57,6 +58,8 @@ func (s *Server) statusOf(ctx context.Context, err error) error {
 		return status.Error(codes.Canceled, msg)
 	case errors.As(err, &moved):
 		return s.notLeader(moved)
+	case errors.Is(err, api.ErrTryAgain):
+		return status.Error(codes.Unavailable, "try again: the request met a routing change and was not applied")
 	case errors.Is(err, api.ErrClusterDown):
 		return status.Error(codes.Unavailable, "cluster down: the key's group has no reachable leader; retry later")
 	case errors.Is(err, api.ErrUnknownOutcome):
@@ -72,18 +75,28 @@ func (s *Server) statusOf(ctx context.Context, err error) error {
 // notLeader is FAILED_PRECONDITION with a NotLeader detail naming the leader
 // of the slot's group.
 func (s *Server) notLeader(m *api.MovedError) error {
-	addr := m.Leader.GRPCAddr
+	group := m.Group
+	if group == "" {
+		if gi, _, err := s.cfg.Host.Route(m.Slot); err == nil {
+			group = gi.ID
+		}
+	}
+	return s.notLeaderOf(group, m.Leader)
+}
+
+// notLeaderOf is FAILED_PRECONDITION with a NotLeader detail naming leader
+// as the leader of group.
+func (s *Server) notLeaderOf(group string, leader shard.NodeInfo) error {
+	addr := leader.GRPCAddr
 	if addr == "" {
 		addr = "(gRPC address unknown)"
 	}
-	st := status.New(codes.FailedPrecondition, "not leader: leader is "+m.Leader.ID+" at "+addr)
+	st := status.New(codes.FailedPrecondition, "not leader: leader is "+leader.ID+" at "+addr)
 	d := &pb.NotLeader{
-		LeaderId:       m.Leader.ID,
-		LeaderGrpcAddr: m.Leader.GRPCAddr,
-		LeaderRespAddr: m.Leader.RESPAddr,
-	}
-	if g := s.cfg.Host.GroupOf(m.Slot); g != nil {
-		d.Group = g.ID()
+		Group:          group,
+		LeaderId:       leader.ID,
+		LeaderGrpcAddr: leader.GRPCAddr,
+		LeaderRespAddr: leader.RESPAddr,
 	}
 	if ds, err := st.WithDetails(d); err == nil {
 		st = ds

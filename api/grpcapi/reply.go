@@ -26,7 +26,8 @@ func ToProto(r fsm.Reply) *pb.Reply {
 		return &pb.Reply{Value: &pb.Reply_Bulk{Bulk: b}}
 	case fsm.KindDouble:
 		return &pb.Reply{Value: &pb.Reply_Double{Double: r.Dbl}}
-	case fsm.KindArray:
+	case fsm.KindArray, fsm.KindMap, fsm.KindSet, fsm.KindPairs:
+		// Maps, sets and pairs travel flattened, as RESP2 sends them.
 		items := make([]*pb.Reply, len(r.Array))
 		for i, e := range r.Array {
 			items[i] = ToProto(e)

@@ -1,19 +1,16 @@
 package resp
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"os"
-	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redraft/redraft/fsm"
-	"github.com/redraft/redraft/shard"
 )
 
 // RedisVersion is the Redis version whose behaviour redraft follows.
@@ -34,6 +31,12 @@ var serverTable map[string]*serverSpec
 func init() {
 	specs := []*serverSpec{
 		{"ping", -1, []string{"fast", "stale"}, cmdPing},
+		{"multi", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, txMulti},
+		{"exec", 1, []string{"noscript", "loading", "stale", "skip_slowlog"}, txExec},
+		{"discard", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, txDiscard},
+		{"watch", -2, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, txWatch},
+		{"unwatch", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, txUnwatch},
+		{"wait", 3, []string{"noscript"}, cmdWait},
 		{"echo", 2, []string{"fast"}, cmdEcho},
 		{"select", 2, []string{"loading", "stale", "fast"}, cmdSelect},
 		{"quit", -1, []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, cmdQuit},
@@ -111,6 +114,7 @@ func cmdQuit(s *Server, c *conn, args [][]byte) {
 
 func cmdReset(s *Server, c *conn, args [][]byte) {
 	c.proto = 2
+	c.tx = txState{}
 	c.readonly = false
 	c.mu.Lock()
 	c.name = ""
@@ -264,6 +268,9 @@ func dataEntry(sp *fsm.Spec) commandEntry {
 	}
 	if sp.Flags&fsm.FlagFast != 0 {
 		flags = append(flags, "fast")
+	}
+	if sp.Flags&fsm.FlagBlocking != 0 {
+		flags = append(flags, "blocking")
 	}
 	return commandEntry{name: sp.Name, arity: sp.Arity, flags: flags, firstKey: sp.FirstKey, lastKey: sp.LastKey, step: sp.Step}
 }
@@ -479,7 +486,7 @@ func cmdInfo(s *Server, c *conn, args [][]byte) {
 		n := len(s.conns)
 		s.mu.Unlock()
 		kv("connected_clients", n)
-		kv("blocked_clients", 0)
+		kv("blocked_clients", s.exec.Blocked())
 	})
 	section("memory", func() {
 		var ms runtime.MemStats
@@ -502,17 +509,23 @@ func cmdInfo(s *Server, c *conn, args [][]byte) {
 		groups := s.cfg.Host.Groups()
 		role := "slave"
 		for _, g := range groups {
-			if g.Node().IsLeader() {
+			if g.IsLeader() {
 				role = "master"
 			}
 		}
 		kv("role", role)
 		kv("raft_groups", len(groups))
-		for _, g := range groups {
-			st := g.Node().Status()
-			start, end := g.Slots()
-			fmt.Fprintf(&b, "group_%s:role=%s,term=%d,leader=%s,applied_index=%d,commit_index=%d,last_log_index=%d,slots=%d-%d\r\n",
-				g.ID(), strings.ToLower(st.State.String()), st.Term, st.LeaderID, st.AppliedIndex, st.CommitIndex, st.LastLogIndex, start, end)
+		if m := s.cfg.Host.Map(); m != nil {
+			kv("slot_map_epoch", m.Epoch)
+		}
+		for _, g := range append(slices.Clone(groups), s.cfg.Host.Meta()) {
+			st := g.Node().Progress()
+			var rs []string
+			for _, r := range g.Ranges() {
+				rs = append(rs, r.String())
+			}
+			fmt.Fprintf(&b, "group_%s:role=%s,term=%d,leader=%s,applied_index=%d,commit_index=%d,last_log_index=%d,slots=%s,keys=%d\r\n",
+				g.ID(), strings.ToLower(st.State.String()), st.Term, st.LeaderID, st.AppliedIndex, st.CommitIndex, st.LastLogIndex, strings.Join(rs, ";"), g.Machine().Len())
 		}
 	})
 	section("cluster", func() { kv("cluster_enabled", 1) })
@@ -569,169 +582,3 @@ func cmdConfig(s *Server, c *conn, args [][]byte) {
 		c.out = errReply(c.out, "ERR unknown subcommand '"+string(args[1])+"'. Try CONFIG HELP.")
 	}
 }
-
-// --- CLUSTER ---
-
-// NodeID is the 40-hex-character Redis Cluster id of a redraft node: a hash
-// of its configured id, so it is stable for the node's life.
-func NodeID(id string) string {
-	h := sha1.Sum([]byte("redraft-node:" + id))
-	return hex.EncodeToString(h[:])
-}
-
-func splitHostPort(addr string) (string, int) {
-	i := strings.LastIndexByte(addr, ':')
-	if i < 0 {
-		return addr, 0
-	}
-	p, _ := strconv.Atoi(addr[i+1:])
-	return addr[:i], p
-}
-
-func cmdCluster(s *Server, c *conn, args [][]byte) {
-	ctx, cancel := contextWithTimeout(s.cfg.RequestTimeout)
-	defer cancel()
-	h := s.cfg.Host
-	switch lower(args[1]) {
-	case "myid":
-		c.out = appendBulkString(c.out, NodeID(h.Self().ID))
-	case "keyslot":
-		if len(args) != 3 {
-			c.out = errReply(c.out, "ERR wrong number of arguments for 'cluster|keyslot' command")
-			return
-		}
-		c.out = appendReply(c.out, fsm.IntReply(int64(shard.Slot(args[2]))), c.proto)
-	case "slots":
-		groups := h.Groups()
-		type row struct {
-			start, end int
-			nodes      []shard.NodeInfo
-		}
-		var rows []row
-		for _, g := range groups {
-			leader, err := h.Leader(ctx, g)
-			if err != nil {
-				continue
-			}
-			nodes := []shard.NodeInfo{leader}
-			for _, m := range h.Members(ctx, g) {
-				if m.ID != leader.ID {
-					nodes = append(nodes, m)
-				}
-			}
-			start, end := g.Slots()
-			rows = append(rows, row{start, end, nodes})
-		}
-		c.out = appendLen(c.out, '*', len(rows))
-		for _, r := range rows {
-			c.out = appendLen(c.out, '*', 2+len(r.nodes))
-			c.out = appendReply(c.out, fsm.IntReply(int64(r.start)), c.proto)
-			c.out = appendReply(c.out, fsm.IntReply(int64(r.end)), c.proto)
-			for _, n := range r.nodes {
-				host, port := splitHostPort(n.RESPAddr)
-				c.out = appendLen(c.out, '*', 4)
-				c.out = appendBulkString(c.out, host)
-				c.out = appendReply(c.out, fsm.IntReply(int64(port)), c.proto)
-				c.out = appendBulkString(c.out, NodeID(n.ID))
-				c.out = appendMapLen(c.out, 0, c.proto)
-			}
-		}
-	case "nodes":
-		c.out = appendBulkString(c.out, s.clusterNodes(ctx))
-	case "info":
-		ok, assigned := true, 0
-		for _, g := range h.Groups() {
-			start, end := g.Slots()
-			if _, err := h.Leader(ctx, g); err != nil {
-				ok = false
-			} else {
-				assigned += end - start + 1
-			}
-		}
-		state := "ok"
-		if !ok {
-			state = "fail"
-		}
-		known := map[string]bool{}
-		for _, g := range h.Groups() {
-			for _, m := range g.Node().Status().Members {
-				known[m.ID] = true
-			}
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "cluster_state:%s\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:%d\r\ncluster_known_nodes:%d\r\ncluster_size:%d\r\ncluster_current_epoch:1\r\ncluster_my_epoch:1\r\n",
-			state, Slots, assigned, Slots-assigned, len(known), len(h.Groups()))
-		c.out = appendBulkString(c.out, b.String())
-	default:
-		c.out = errReply(c.out, "ERR unknown subcommand '"+string(args[1])+"'. Try CLUSTER HELP.")
-	}
-}
-
-// Slots is the number of hash slots.
-const Slots = shard.Slots
-
-// clusterNodes renders CLUSTER NODES: the leader of each group is a master
-// owning its slots, the other members are its replicas.
-func (s *Server) clusterNodes(ctx contextT) string {
-	h := s.cfg.Host
-	self := h.Self()
-	type nodeRow struct {
-		info   shard.NodeInfo
-		master string // leader's Redis id for replicas
-		slots  []string
-	}
-	rows := map[string]*nodeRow{}
-	var order []string
-	add := func(ni shard.NodeInfo) *nodeRow {
-		if r, ok := rows[ni.ID]; ok {
-			return r
-		}
-		r := &nodeRow{info: ni}
-		rows[ni.ID] = r
-		order = append(order, ni.ID)
-		return r
-	}
-	for _, g := range h.Groups() {
-		members := h.Members(ctx, g)
-		leader, err := h.Leader(ctx, g)
-		for _, m := range members {
-			r := add(m)
-			if err == nil && m.ID != leader.ID && r.master == "" && len(r.slots) == 0 {
-				r.master = NodeID(leader.ID)
-			}
-		}
-		if err == nil {
-			r := add(leader)
-			r.master = ""
-			start, end := g.Slots()
-			if start == end {
-				r.slots = append(r.slots, strconv.Itoa(start))
-			} else {
-				r.slots = append(r.slots, fmt.Sprintf("%d-%d", start, end))
-			}
-		}
-	}
-	sort.Strings(order)
-	var b strings.Builder
-	for _, id := range order {
-		r := rows[id]
-		host, port := splitHostPort(r.info.RESPAddr)
-		_, pport := splitHostPort(r.info.PeerAddr)
-		flags := "master"
-		master := "-"
-		if r.master != "" {
-			flags, master = "slave", r.master
-		}
-		if id == self.ID {
-			flags = "myself," + flags
-		}
-		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 0 1 connected", NodeID(id), host, port, pport, flags, master)
-		for _, sl := range r.slots {
-			b.WriteString(" " + sl)
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-var _ = path.Match

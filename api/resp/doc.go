@@ -8,4 +8,9 @@
 // group become one log entry), writes the replies and flushes once.
 // A malformed frame gets Redis's protocol error and the connection is
 // closed; no other connection is affected.
+//
+// MULTI/EXEC/WATCH (multi.go) queue on the connection and run as one
+// transaction entry at EXEC; blocking commands (blocking.go) block their
+// connection until a write feeds them, their timeout, a leadership change
+// (an error, never a hang) or the client's close.
 package resp

@@ -25,7 +25,14 @@ type Config struct {
 	Host *shard.Host
 	// RequestTimeout bounds each batch's wait for the cluster; zero means 5 s.
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// Proxy makes the server run a keyed command whose group this node
+	// does not lead at the group's leader, through Forward, instead of
+	// answering MOVED: clients that do not follow redirects work too.
+	Proxy bool
+	// Forward runs a command at another node (grpcapi.Forwarder.Forward);
+	// required with Proxy.
+	Forward func(ctx context.Context, leader shard.NodeInfo, args [][]byte) (fsm.Reply, error)
+	Logger  *slog.Logger
 }
 
 // Server serves RESP connections. Safe for concurrent use.
@@ -129,6 +136,7 @@ type conn struct {
 	proto    int
 	readonly bool
 	quit     bool
+	tx       txState // MULTI and WATCH (multi.go)
 
 	mu      sync.Mutex // guards name, lib*
 	name    string
@@ -205,7 +213,7 @@ func (s *Server) run(c *conn, batch [][][]byte) {
 	s.commands.Add(int64(len(batch)))
 	var results []api.Result
 	for i := 0; i < len(batch); {
-		if h := serverCommand(batch[i][0]); h != nil {
+		if h := s.handlerOf(c, batch[i]); h != nil {
 			h(s, c, batch[i])
 			i++
 			if c.quit {
@@ -214,7 +222,7 @@ func (s *Server) run(c *conn, batch [][][]byte) {
 			continue
 		}
 		j := i + 1
-		for j < len(batch) && serverCommand(batch[j][0]) == nil {
+		for j < len(batch) && s.handlerOf(c, batch[j]) == nil {
 			j++
 		}
 		if cap(results) < j-i {
@@ -230,25 +238,68 @@ func (s *Server) run(c *conn, batch [][][]byte) {
 }
 
 func (s *Server) execData(c *conn, cmds [][][]byte, out []api.Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
 	if c.readonly {
 		// Follower reads: served from this replica, possibly stale.
 		// Writes still go through the leader.
 		all := true
 		for i, a := range cmds {
-			r, ok := s.exec.ReadStale(a)
+			r, ok := s.exec.ReadStale(ctx, a)
 			if !ok {
 				all = false
 				break
 			}
-			out[i] = api.Result{Reply: r}
+			out[i] = r
 		}
 		if all {
+			s.proxy(ctx, cmds, out, false) // keyless stale reads already cover every local replica
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
 	s.exec.ExecBatch(ctx, cmds, out)
+	s.proxy(ctx, cmds, out, true)
+}
+
+// proxy, on a --proxy node, makes the cluster look like one server to a
+// client that knows nothing of slots: each MOVED result is replaced by the
+// reply of the slot's leader, and a command without keys (DBSIZE,
+// FLUSHALL), which answered for this node's groups, also runs on every
+// other node that leads a group and the replies are combined, so it covers
+// the whole keyspace (unless keyless is false). Commands run in order.
+// (While leadership moves, a group may be counted twice or not at all.)
+func (s *Server) proxy(ctx context.Context, cmds [][][]byte, out []api.Result, keyless bool) {
+	if !s.cfg.Proxy || s.cfg.Forward == nil {
+		return
+	}
+	for i, r := range out {
+		var moved *api.MovedError
+		switch {
+		case errors.As(r.Err, &moved):
+			reply, err := s.cfg.Forward(ctx, moved.Leader, cmds[i])
+			out[i] = api.Result{Reply: reply, Err: err}
+		case keyless && r.Err == nil && api.Keyless(cmds[i]):
+			out[i] = s.everywhere(ctx, cmds[i], r.Reply)
+		}
+	}
+}
+
+// everywhere runs a keyless command on every other node that leads a group
+// and combines the replies with this node's own.
+func (s *Server) everywhere(ctx context.Context, args [][]byte, local fsm.Reply) api.Result {
+	others, err := s.exec.OtherLeaders(ctx)
+	if err != nil {
+		return api.Result{Err: err}
+	}
+	replies := []fsm.Reply{local}
+	for _, n := range others {
+		r, err := s.cfg.Forward(ctx, n, args)
+		if err != nil {
+			return api.Result{Err: err}
+		}
+		replies = append(replies, r)
+	}
+	return api.Result{Reply: api.Combine(replies)}
 }
 
 // appendResult encodes a result, mapping replication errors to Redis's
@@ -261,9 +312,12 @@ func (s *Server) appendResult(b []byte, r api.Result, proto int) []byte {
 	switch {
 	case errors.As(r.Err, &moved):
 		return appendLine(b, "-MOVED "+itoa(moved.Slot)+" "+moved.Leader.RESPAddr)
+	case errors.Is(r.Err, api.ErrTryAgain):
+		return appendLine(b, "-TRYAGAIN Multiple keys request during rehashing of slot")
 	case errors.Is(r.Err, api.ErrUnknownOutcome):
 		return appendLine(b, "-TIMEOUT the write was submitted but not confirmed in time; it may or may not have been applied")
 	default:
+		s.log.Debug("resp: replying CLUSTERDOWN", "cause", r.Err)
 		return appendLine(b, "-CLUSTERDOWN The cluster is down")
 	}
 }
@@ -295,5 +349,3 @@ func errReply(b []byte, text string) []byte { return appendLine(append(b, '-'), 
 func okReply(b []byte) []byte { return append(b, "+OK\r\n"...) }
 
 func lower(b []byte) string { return strings.ToLower(string(b)) }
-
-var _ = fsm.ReplyOK

@@ -42,6 +42,34 @@ func appendReply(b []byte, r fsm.Reply, proto int) []byte {
 			b = appendReply(b, e, proto)
 		}
 		return b
+	case fsm.KindMap:
+		b = appendMapLen(b, len(r.Array)/2, proto)
+		for _, e := range r.Array[:len(r.Array)/2*2] {
+			b = appendReply(b, e, proto)
+		}
+		return b
+	case fsm.KindSet:
+		b = appendSetLen(b, len(r.Array), proto)
+		for _, e := range r.Array {
+			b = appendReply(b, e, proto)
+		}
+		return b
+	case fsm.KindPairs:
+		n := len(r.Array) / 2
+		if proto < 3 {
+			b = appendLen(b, '*', 2*n)
+			for _, e := range r.Array[:2*n] {
+				b = appendReply(b, e, proto)
+			}
+			return b
+		}
+		b = appendLen(b, '*', n)
+		for i := 0; i < 2*n; i += 2 {
+			b = appendLen(b, '*', 2)
+			b = appendReply(b, r.Array[i], proto)
+			b = appendReply(b, r.Array[i+1], proto)
+		}
+		return b
 	}
 	return appendLine(append(b, '-'), "ERR internal error: unknown reply kind")
 }

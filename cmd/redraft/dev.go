@@ -16,6 +16,8 @@ import (
 func runDev(argv []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	dir := fs.String("dir", "./data", "data directory (one sub-directory per node)")
+	groups := fs.Int("groups", 3, "raft groups the slots are split into (first start only)")
+	proxy := fs.Bool("proxy", true, "start the nodes with --proxy, so clients without cluster support work too")
 	if err := fs.Parse(argv); err != nil {
 		return err
 	}
@@ -42,7 +44,9 @@ func runDev(argv []string) error {
 			"--resp-addr", fmt.Sprintf("127.0.0.1:%d", 7000+i),
 			"--grpc-addr", fmt.Sprintf("127.0.0.1:%d", 8000+i),
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", 9000+i),
-			"--initial-cluster", cluster)
+			"--initial-cluster", cluster,
+			"--groups", fmt.Sprint(*groups),
+			fmt.Sprintf("--proxy=%v", *proxy))
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches only us; we stop them in order
 		if err := cmd.Start(); err != nil {
@@ -58,14 +62,14 @@ func runDev(argv []string) error {
 		}()
 	}
 	fmt.Printf(`
-redraft dev cluster: 3 nodes, data under %s
+redraft dev cluster: 3 nodes, %d groups (first start), data under %s
   RESP:  127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003
   gRPC:  127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003
-Connect:   redis-cli -c -p 7001
+Connect:   redis-cli -c -p 7001   (-c may be left out while the nodes run with --proxy, the default)
 Status:    %s cluster status --addr 127.0.0.1:8001
 Ctrl-C stops the cluster.
 
-`, *dir, os.Args[0])
+`, *groups, *dir, os.Args[0])
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	var ret error

@@ -1,8 +1,9 @@
 // Command redraft is the single redraft binary:
 //
-//	redraft server ...          one node
-//	redraft dev                 a local 3-node cluster as child processes
-//	redraft cluster status ...  the groups as one node sees them
+//	redraft server ...            one node
+//	redraft dev                   a local 3-node cluster as child processes
+//	redraft cluster status ...    the groups as one node sees them
+//	redraft cluster transfer ...  move a group's leadership
 package main
 
 import (
@@ -16,6 +17,7 @@ func usage() {
                  --peer-addr 127.0.0.1:9001 --initial-cluster n1=127.0.0.1:9001,n2=...,n3=...
   redraft dev [--dir ./data]
   redraft cluster status --addr 127.0.0.1:8001
+  redraft cluster transfer --addr 127.0.0.1:8001 --group g1 --to n2
 Run a subcommand with -h for its flags.
 `)
 }

@@ -33,6 +33,15 @@ type Node struct {
 	GRPC net.Listener
 }
 
+// Options configures a test cluster; zero fields mean one group, 3
+// replicas, polls every 100 ms and balancing every 200 ms.
+type Options struct {
+	Groups          int
+	Replicas        int
+	PollInterval    time.Duration
+	BalanceInterval time.Duration // negative: no balancing
+}
+
 // Logger discards everything unless -v is given, then shows warnings.
 func Logger() *slog.Logger {
 	if testing.Verbose() {
@@ -50,9 +59,19 @@ func listen(t testing.TB) net.Listener {
 	return ln
 }
 
-// Start starts n nodes forming one cluster; they stop when the test ends.
-func Start(t testing.TB, n int) []*Node {
+// Start starts n nodes forming one cluster with one group owning every
+// slot; they stop when the test ends.
+func Start(t testing.TB, n int) []*Node { return StartOpts(t, n, Options{}) }
+
+// StartOpts starts n nodes forming one cluster; they stop when the test ends.
+func StartOpts(t testing.TB, n int, opts Options) []*Node {
 	t.Helper()
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 100 * time.Millisecond
+	}
+	if opts.BalanceInterval == 0 {
+		opts.BalanceInterval = 200 * time.Millisecond
+	}
 	logger := Logger()
 	peerLns := make([]net.Listener, n)
 	peers := make([]raftnode.Peer, n)
@@ -66,11 +85,15 @@ func Start(t testing.TB, n int) []*Node {
 		nd := &Node{ID: peers[i].ID, RESP: listen(t), GRPC: listen(t)}
 		self := shard.NodeInfo{ID: nd.ID, RESPAddr: nd.RESP.Addr().String(), GRPCAddr: nd.GRPC.Addr().String(), PeerAddr: peers[i].Addr}
 		host, err := shard.Open(shard.Config{
-			Self:           self,
-			Dir:            filepath.Join(dir, nd.ID),
-			InitialCluster: peers,
-			Raft:           Raft,
-			Logger:         logger.With("node", nd.ID),
+			Self:            self,
+			Dir:             filepath.Join(dir, nd.ID),
+			InitialCluster:  peers,
+			Groups:          opts.Groups,
+			Replicas:        opts.Replicas,
+			Raft:            Raft,
+			PollInterval:    opts.PollInterval,
+			BalanceInterval: opts.BalanceInterval,
+			Logger:          logger.With("node", nd.ID),
 		}, peerLns[i])
 		if err != nil {
 			t.Fatalf("open %s: %v", nd.ID, err)
@@ -88,21 +111,92 @@ func Start(t testing.TB, n int) []*Node {
 	return nodes
 }
 
-// WaitLeader polls until one node leads every group and has applied an
-// entry of its term, and returns it.
-func WaitLeader(t testing.TB, nodes []*Node) *Node {
+// poll calls cond every few milliseconds until it returns nil, failing the
+// test with its last error after timeout.
+func poll(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
-		for _, nd := range nodes {
-			g := nd.Host.Groups()[0]
-			if g.Node().IsLeader() && g.Node().ReadIndex(t.Context()) == nil {
-				return nd
-			}
+		err := cond()
+		if err == nil {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no ready leader after 10s")
+			t.Fatalf("not after %v: %v", timeout, err)
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
 	}
+}
+
+// WaitLeader polls until every node routes with a map and one node leads
+// the group of slot 0 and has applied an entry of its term, and returns it.
+func WaitLeader(t testing.TB, nodes []*Node) *Node {
+	t.Helper()
+	var leader *Node
+	poll(t, 15*time.Second, func() error {
+		for _, nd := range nodes {
+			if nd.Host.Map() == nil {
+				return fmt.Errorf("%s has no slot map", nd.ID)
+			}
+		}
+		for _, nd := range nodes {
+			g := nd.Host.GroupOf(0)
+			if g != nil && g.IsLeader() && g.Node().ReadIndex(t.Context()) == nil {
+				leader = nd
+				return nil
+			}
+		}
+		return fmt.Errorf("no ready leader of slot 0")
+	})
+	return leader
+}
+
+// WaitReady polls until every node routes with the same map, and every
+// group has a leader that has applied an entry of its term and the group's
+// ownership, known to all of the group's members.
+func WaitReady(t testing.TB, nodes []*Node) {
+	t.Helper()
+	poll(t, 20*time.Second, func() error {
+		m := nodes[0].Host.Map()
+		if m == nil {
+			return fmt.Errorf("%s has no slot map", nodes[0].ID)
+		}
+		for _, nd := range nodes {
+			if nm := nd.Host.Map(); nm == nil || nm.Epoch != m.Epoch {
+				return fmt.Errorf("%s has another map than %s", nd.ID, nodes[0].ID)
+			}
+		}
+		for _, gi := range m.Groups {
+			leaders := map[string]bool{}
+			ready := false
+			for _, nd := range nodes {
+				g := nd.Host.Group(gi.ID)
+				if g == nil {
+					continue
+				}
+				id, _ := g.Node().Leader()
+				leaders[id] = true
+				if g.IsLeader() && g.Owned() && g.Node().ReadIndex(t.Context()) == nil {
+					ready = true
+				}
+			}
+			if !ready || len(leaders) != 1 || leaders[""] {
+				return fmt.Errorf("group %s: no agreed, ready leader (%v)", gi.ID, leaders)
+			}
+		}
+		return nil
+	})
+}
+
+// Leaders returns how many groups each node leads.
+func Leaders(nodes []*Node) map[string]int {
+	out := map[string]int{}
+	for _, nd := range nodes {
+		for _, g := range nd.Host.Groups() {
+			if g.IsLeader() {
+				out[nd.ID]++
+			}
+		}
+	}
+	return out
 }

@@ -58,9 +58,11 @@ func (*StatusRequest) Descriptor() ([]byte, []int) {
 }
 
 type StatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Groups        []*GroupStatus         `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Groups []*GroupStatus         `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	// slot_map is the topology the node routes with; absent until it knows one.
+	SlotMap       *SlotMap `protobuf:"bytes,3,opt,name=slot_map,json=slotMap,proto3" json:"slot_map,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -109,6 +111,13 @@ func (x *StatusResponse) GetGroups() []*GroupStatus {
 	return nil
 }
 
+func (x *StatusResponse) GetSlotMap() *SlotMap {
+	if x != nil {
+		return x.SlotMap
+	}
+	return nil
+}
+
 type GroupStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -121,9 +130,15 @@ type GroupStatus struct {
 	LastLogIndex uint64    `protobuf:"varint,7,opt,name=last_log_index,json=lastLogIndex,proto3" json:"last_log_index,omitempty"`
 	Members      []*Member `protobuf:"bytes,8,rep,name=members,proto3" json:"members,omitempty"`
 	// slot_ranges are the slots the group owns, as inclusive [start, end] pairs.
-	SlotRanges    []*SlotRange `protobuf:"bytes,9,rep,name=slot_ranges,json=slotRanges,proto3" json:"slot_ranges,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SlotRanges []*SlotRange `protobuf:"bytes,9,rep,name=slot_ranges,json=slotRanges,proto3" json:"slot_ranges,omitempty"`
+	// hosted is false for a group of the slot map that has no replica on the
+	// answering node: state is then empty, and the leader, term and indexes
+	// are what the group's members last reported to it.
+	Hosted bool `protobuf:"varint,10,opt,name=hosted,proto3" json:"hosted,omitempty"`
+	// preferred_leader is the member that leader balancing moves leadership to.
+	PreferredLeader string `protobuf:"bytes,11,opt,name=preferred_leader,json=preferredLeader,proto3" json:"preferred_leader,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GroupStatus) Reset() {
@@ -219,11 +234,36 @@ func (x *GroupStatus) GetSlotRanges() []*SlotRange {
 	return nil
 }
 
+func (x *GroupStatus) GetHosted() bool {
+	if x != nil {
+		return x.Hosted
+	}
+	return false
+}
+
+func (x *GroupStatus) GetPreferredLeader() string {
+	if x != nil {
+		return x.PreferredLeader
+	}
+	return ""
+}
+
 type Member struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	PeerAddr      string                 `protobuf:"bytes,2,opt,name=peer_addr,json=peerAddr,proto3" json:"peer_addr,omitempty"`
-	Voter         bool                   `protobuf:"varint,3,opt,name=voter,proto3" json:"voter,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PeerAddr string                 `protobuf:"bytes,2,opt,name=peer_addr,json=peerAddr,proto3" json:"peer_addr,omitempty"`
+	Voter    bool                   `protobuf:"varint,3,opt,name=voter,proto3" json:"voter,omitempty"`
+	// applied_index is the member's applied index, as it last reported it.
+	AppliedIndex uint64 `protobuf:"varint,4,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	// lag is how far applied_index trails the leader's commit index; -1 when
+	// either is unknown.
+	Lag int64 `protobuf:"varint,5,opt,name=lag,proto3" json:"lag,omitempty"`
+	// reachable is false when the member has not answered the answering node
+	// recently.
+	Reachable bool `protobuf:"varint,6,opt,name=reachable,proto3" json:"reachable,omitempty"`
+	// state is the member's raft state (Leader, Follower, ...), as it last
+	// reported it; empty when unknown.
+	State         string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -279,6 +319,325 @@ func (x *Member) GetVoter() bool {
 	return false
 }
 
+func (x *Member) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *Member) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *Member) GetReachable() bool {
+	if x != nil {
+		return x.Reachable
+	}
+	return false
+}
+
+func (x *Member) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+// SlotMap is the cluster's topology: the nodes, the groups with their slot
+// ranges and members, and an epoch that every change increases. It is
+// stored in the metadata raft group, so it is a format forever: add fields,
+// never change the meaning of one.
+type SlotMap struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Nodes         []*NodeDesc            `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Groups        []*GroupDesc           `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SlotMap) Reset() {
+	*x = SlotMap{}
+	mi := &file_redraft_v1_cluster_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SlotMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SlotMap) ProtoMessage() {}
+
+func (x *SlotMap) ProtoReflect() protoreflect.Message {
+	mi := &file_redraft_v1_cluster_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SlotMap.ProtoReflect.Descriptor instead.
+func (*SlotMap) Descriptor() ([]byte, []int) {
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SlotMap) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SlotMap) GetNodes() []*NodeDesc {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *SlotMap) GetGroups() []*GroupDesc {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type NodeDesc struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RespAddr      string                 `protobuf:"bytes,2,opt,name=resp_addr,json=respAddr,proto3" json:"resp_addr,omitempty"`
+	GrpcAddr      string                 `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	PeerAddr      string                 `protobuf:"bytes,4,opt,name=peer_addr,json=peerAddr,proto3" json:"peer_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeDesc) Reset() {
+	*x = NodeDesc{}
+	mi := &file_redraft_v1_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeDesc) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeDesc) ProtoMessage() {}
+
+func (x *NodeDesc) ProtoReflect() protoreflect.Message {
+	mi := &file_redraft_v1_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeDesc.ProtoReflect.Descriptor instead.
+func (*NodeDesc) Descriptor() ([]byte, []int) {
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NodeDesc) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *NodeDesc) GetRespAddr() string {
+	if x != nil {
+		return x.RespAddr
+	}
+	return ""
+}
+
+func (x *NodeDesc) GetGrpcAddr() string {
+	if x != nil {
+		return x.GrpcAddr
+	}
+	return ""
+}
+
+func (x *NodeDesc) GetPeerAddr() string {
+	if x != nil {
+		return x.PeerAddr
+	}
+	return ""
+}
+
+type GroupDesc struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SlotRanges []*SlotRange           `protobuf:"bytes,2,rep,name=slot_ranges,json=slotRanges,proto3" json:"slot_ranges,omitempty"`
+	// members are node ids; the first is the preferred leader.
+	Members       []string `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupDesc) Reset() {
+	*x = GroupDesc{}
+	mi := &file_redraft_v1_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupDesc) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupDesc) ProtoMessage() {}
+
+func (x *GroupDesc) ProtoReflect() protoreflect.Message {
+	mi := &file_redraft_v1_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupDesc.ProtoReflect.Descriptor instead.
+func (*GroupDesc) Descriptor() ([]byte, []int) {
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GroupDesc) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GroupDesc) GetSlotRanges() []*SlotRange {
+	if x != nil {
+		return x.SlotRanges
+	}
+	return nil
+}
+
+func (x *GroupDesc) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type TransferLeaderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// to is the member to hand leadership to; empty lets raft choose.
+	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_redraft_v1_cluster_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_redraft_v1_cluster_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TransferLeaderRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *TransferLeaderRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type TransferLeaderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// leader_id is the group's leader once the transfer is done.
+	LeaderId      string `protobuf:"bytes,1,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_redraft_v1_cluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_redraft_v1_cluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TransferLeaderResponse) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
 type SlotRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Start         uint32                 `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
@@ -289,7 +648,7 @@ type SlotRange struct {
 
 func (x *SlotRange) Reset() {
 	*x = SlotRange{}
-	mi := &file_redraft_v1_cluster_proto_msgTypes[4]
+	mi := &file_redraft_v1_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +660,7 @@ func (x *SlotRange) String() string {
 func (*SlotRange) ProtoMessage() {}
 
 func (x *SlotRange) ProtoReflect() protoreflect.Message {
-	mi := &file_redraft_v1_cluster_proto_msgTypes[4]
+	mi := &file_redraft_v1_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +673,7 @@ func (x *SlotRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlotRange.ProtoReflect.Descriptor instead.
 func (*SlotRange) Descriptor() ([]byte, []int) {
-	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{4}
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SlotRange) GetStart() uint32 {
@@ -337,10 +696,11 @@ const file_redraft_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"\x18redraft/v1/cluster.proto\x12\n" +
 	"redraft.v1\"\x0f\n" +
-	"\rStatusRequest\"Z\n" +
+	"\rStatusRequest\"\x8a\x01\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12/\n" +
-	"\x06groups\x18\x02 \x03(\v2\x17.redraft.v1.GroupStatusR\x06groups\"\xb8\x02\n" +
+	"\x06groups\x18\x02 \x03(\v2\x17.redraft.v1.GroupStatusR\x06groups\x12.\n" +
+	"\bslot_map\x18\x03 \x01(\v2\x13.redraft.v1.SlotMapR\aslotMap\"\xfb\x02\n" +
 	"\vGroupStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
@@ -351,16 +711,43 @@ const file_redraft_v1_cluster_proto_rawDesc = "" +
 	"\x0elast_log_index\x18\a \x01(\x04R\flastLogIndex\x12,\n" +
 	"\amembers\x18\b \x03(\v2\x12.redraft.v1.MemberR\amembers\x126\n" +
 	"\vslot_ranges\x18\t \x03(\v2\x15.redraft.v1.SlotRangeR\n" +
-	"slotRanges\"K\n" +
+	"slotRanges\x12\x16\n" +
+	"\x06hosted\x18\n" +
+	" \x01(\bR\x06hosted\x12)\n" +
+	"\x10preferred_leader\x18\v \x01(\tR\x0fpreferredLeader\"\xb6\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tpeer_addr\x18\x02 \x01(\tR\bpeerAddr\x12\x14\n" +
-	"\x05voter\x18\x03 \x01(\bR\x05voter\"3\n" +
+	"\x05voter\x18\x03 \x01(\bR\x05voter\x12#\n" +
+	"\rapplied_index\x18\x04 \x01(\x04R\fappliedIndex\x12\x10\n" +
+	"\x03lag\x18\x05 \x01(\x03R\x03lag\x12\x1c\n" +
+	"\treachable\x18\x06 \x01(\bR\treachable\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\"z\n" +
+	"\aSlotMap\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12*\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x14.redraft.v1.NodeDescR\x05nodes\x12-\n" +
+	"\x06groups\x18\x03 \x03(\v2\x15.redraft.v1.GroupDescR\x06groups\"q\n" +
+	"\bNodeDesc\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tresp_addr\x18\x02 \x01(\tR\brespAddr\x12\x1b\n" +
+	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\x12\x1b\n" +
+	"\tpeer_addr\x18\x04 \x01(\tR\bpeerAddr\"m\n" +
+	"\tGroupDesc\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
+	"\vslot_ranges\x18\x02 \x03(\v2\x15.redraft.v1.SlotRangeR\n" +
+	"slotRanges\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\tR\amembers\"=\n" +
+	"\x15TransferLeaderRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"5\n" +
+	"\x16TransferLeaderResponse\x12\x1b\n" +
+	"\tleader_id\x18\x01 \x01(\tR\bleaderId\"3\n" +
 	"\tSlotRange\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\rR\x05start\x12\x10\n" +
-	"\x03end\x18\x02 \x01(\rR\x03end2J\n" +
+	"\x03end\x18\x02 \x01(\rR\x03end2\xa3\x01\n" +
 	"\aCluster\x12?\n" +
-	"\x06Status\x12\x19.redraft.v1.StatusRequest\x1a\x1a.redraft.v1.StatusResponseB7Z5github.com/redraft/redraft/proto/redraft/v1;redraftv1b\x06proto3"
+	"\x06Status\x12\x19.redraft.v1.StatusRequest\x1a\x1a.redraft.v1.StatusResponse\x12W\n" +
+	"\x0eTransferLeader\x12!.redraft.v1.TransferLeaderRequest\x1a\".redraft.v1.TransferLeaderResponseB7Z5github.com/redraft/redraft/proto/redraft/v1;redraftv1b\x06proto3"
 
 var (
 	file_redraft_v1_cluster_proto_rawDescOnce sync.Once
@@ -374,25 +761,36 @@ func file_redraft_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_redraft_v1_cluster_proto_rawDescData
 }
 
-var file_redraft_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_redraft_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_redraft_v1_cluster_proto_goTypes = []any{
-	(*StatusRequest)(nil),  // 0: redraft.v1.StatusRequest
-	(*StatusResponse)(nil), // 1: redraft.v1.StatusResponse
-	(*GroupStatus)(nil),    // 2: redraft.v1.GroupStatus
-	(*Member)(nil),         // 3: redraft.v1.Member
-	(*SlotRange)(nil),      // 4: redraft.v1.SlotRange
+	(*StatusRequest)(nil),          // 0: redraft.v1.StatusRequest
+	(*StatusResponse)(nil),         // 1: redraft.v1.StatusResponse
+	(*GroupStatus)(nil),            // 2: redraft.v1.GroupStatus
+	(*Member)(nil),                 // 3: redraft.v1.Member
+	(*SlotMap)(nil),                // 4: redraft.v1.SlotMap
+	(*NodeDesc)(nil),               // 5: redraft.v1.NodeDesc
+	(*GroupDesc)(nil),              // 6: redraft.v1.GroupDesc
+	(*TransferLeaderRequest)(nil),  // 7: redraft.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 8: redraft.v1.TransferLeaderResponse
+	(*SlotRange)(nil),              // 9: redraft.v1.SlotRange
 }
 var file_redraft_v1_cluster_proto_depIdxs = []int32{
 	2, // 0: redraft.v1.StatusResponse.groups:type_name -> redraft.v1.GroupStatus
-	3, // 1: redraft.v1.GroupStatus.members:type_name -> redraft.v1.Member
-	4, // 2: redraft.v1.GroupStatus.slot_ranges:type_name -> redraft.v1.SlotRange
-	0, // 3: redraft.v1.Cluster.Status:input_type -> redraft.v1.StatusRequest
-	1, // 4: redraft.v1.Cluster.Status:output_type -> redraft.v1.StatusResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 1: redraft.v1.StatusResponse.slot_map:type_name -> redraft.v1.SlotMap
+	3, // 2: redraft.v1.GroupStatus.members:type_name -> redraft.v1.Member
+	9, // 3: redraft.v1.GroupStatus.slot_ranges:type_name -> redraft.v1.SlotRange
+	5, // 4: redraft.v1.SlotMap.nodes:type_name -> redraft.v1.NodeDesc
+	6, // 5: redraft.v1.SlotMap.groups:type_name -> redraft.v1.GroupDesc
+	9, // 6: redraft.v1.GroupDesc.slot_ranges:type_name -> redraft.v1.SlotRange
+	0, // 7: redraft.v1.Cluster.Status:input_type -> redraft.v1.StatusRequest
+	7, // 8: redraft.v1.Cluster.TransferLeader:input_type -> redraft.v1.TransferLeaderRequest
+	1, // 9: redraft.v1.Cluster.Status:output_type -> redraft.v1.StatusResponse
+	8, // 10: redraft.v1.Cluster.TransferLeader:output_type -> redraft.v1.TransferLeaderResponse
+	9, // [9:11] is the sub-list for method output_type
+	7, // [7:9] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_redraft_v1_cluster_proto_init() }
@@ -406,7 +804,7 @@ func file_redraft_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_redraft_v1_cluster_proto_rawDesc), len(file_redraft_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

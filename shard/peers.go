@@ -1,0 +1,266 @@
+package shard
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+)
+
+// What nodes tell each other.
+//
+// Every node answers info requests on its peer listener (raftnode.Mux) with
+// a report: its addresses and the raft state of each group it hosts. Every
+// PollInterval a node asks each other node of the map for its report. The
+// reports give the leaders of groups not hosted here (routing, CLUSTER
+// SLOTS), which nodes are up (CLUSTER NODES, leader balancing), and every
+// member's applied index (lag in the status). They are hints: routing
+// errors they cause are corrected by the groups themselves (MOVED from a
+// follower, refusal of a foreign slot).
+
+// report is a node's answer to an info request. It embeds NodeInfo, so a
+// reader that wants only the addresses decodes it as a NodeInfo.
+type report struct {
+	NodeInfo
+	Epoch  uint64        `json:"epoch,omitempty"`
+	Groups []groupReport `json:"groups,omitempty"`
+}
+
+// groupReport is the raft state of one replica.
+type groupReport struct {
+	ID      string `json:"id"`
+	State   string `json:"state"` // leader, follower, candidate, shutdown
+	Term    uint64 `json:"term"`
+	Leader  string `json:"leader,omitempty"`
+	Applied uint64 `json:"applied"`
+	Commit  uint64 `json:"commit"`
+}
+
+// reportJSON is this node's report; the Mux calls it for every info request.
+func (h *Host) reportJSON() []byte {
+	r := report{NodeInfo: h.cfg.Self}
+	if m := h.Map(); m != nil {
+		r.Epoch = m.Epoch
+	}
+	for _, g := range append([]*Group{h.meta}, h.Groups()...) {
+		r.Groups = append(r.Groups, localReport(g))
+	}
+	b, _ := json.Marshal(r)
+	return b
+}
+
+func localReport(g *Group) groupReport {
+	st := g.node.Progress()
+	return groupReport{
+		ID: g.id, State: strings.ToLower(st.State.String()), Term: st.Term,
+		Leader: st.LeaderID, Applied: st.AppliedIndex, Commit: st.CommitIndex,
+	}
+}
+
+// peerView is the latest report of every other node.
+type peerView struct {
+	mu    sync.Mutex
+	nodes map[string]*peerState
+}
+
+type peerState struct {
+	rep      report
+	ok       time.Time // when the last report arrived; zero: never
+	inflight bool
+}
+
+func (v *peerView) state(id string) *peerState {
+	ps := v.nodes[id]
+	if ps == nil {
+		ps = &peerState{}
+		v.nodes[id] = ps
+	}
+	return ps
+}
+
+// alive reports whether node id answered within window.
+func (v *peerView) alive(id string, window time.Duration) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ps := v.nodes[id]
+	return ps != nil && !ps.ok.IsZero() && time.Since(ps.ok) < window
+}
+
+// info returns the addresses node id last reported.
+func (v *peerView) info(id string) (NodeInfo, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ps := v.nodes[id]
+	if ps == nil || ps.ok.IsZero() {
+		return NodeInfo{}, false
+	}
+	return ps.rep.NodeInfo, true
+}
+
+// group returns what node id last reported of group gid, if that report is
+// younger than window.
+func (v *peerView) group(id, gid string, window time.Duration) (groupReport, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ps := v.nodes[id]
+	if ps == nil || ps.ok.IsZero() || time.Since(ps.ok) >= window {
+		return groupReport{}, false
+	}
+	for _, g := range ps.rep.Groups {
+		if g.ID == gid {
+			return g, true
+		}
+	}
+	return groupReport{}, false
+}
+
+// leaderOf returns the leader of group gid according to the reports younger
+// than window: a node that says it leads, with the highest term, else the
+// leader named with the highest term; "" if none.
+func (v *peerView) leaderOf(gid string, window time.Duration) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var self, named string
+	var selfTerm, namedTerm uint64
+	for id, ps := range v.nodes {
+		if ps.ok.IsZero() || time.Since(ps.ok) >= window {
+			continue
+		}
+		for _, g := range ps.rep.Groups {
+			if g.ID != gid {
+				continue
+			}
+			if g.State == "leader" && (self == "" || g.Term > selfTerm) {
+				self, selfTerm = id, g.Term
+			}
+			if g.Leader != "" && (named == "" || g.Term > namedTerm) {
+				named, namedTerm = g.Leader, g.Term
+			}
+		}
+	}
+	if self != "" {
+		return self
+	}
+	return named
+}
+
+// pollLoop asks every other node for its report every PollInterval, and on
+// the metadata leader runs the map keeper after each round.
+func (h *Host) pollLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.cfg.PollInterval)
+	defer t.Stop()
+	var leaderSince time.Time
+	for {
+		h.pollPeers()
+		if h.meta.node.IsLeader() {
+			if leaderSince.IsZero() {
+				leaderSince = time.Now()
+			}
+			h.keepMap(leaderSince)
+		} else {
+			leaderSince = time.Time{}
+		}
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pollPeers starts a request to every node that has none in flight. Before
+// a map is known the initial cluster is polled, so that the first map can
+// carry every node's addresses.
+func (h *Host) pollPeers() {
+	type target struct{ id, addr string }
+	var targets []target
+	if m := h.Map(); m != nil {
+		for _, n := range m.Nodes {
+			targets = append(targets, target{n.ID, n.PeerAddr})
+		}
+	} else {
+		for _, p := range h.cfg.InitialCluster {
+			targets = append(targets, target{p.ID, p.Addr})
+		}
+	}
+	timeout := min(2*h.cfg.PollInterval, 2*time.Second)
+	for _, tg := range targets {
+		if tg.id == h.cfg.Self.ID || tg.addr == "" {
+			continue
+		}
+		h.peers.mu.Lock()
+		ps := h.peers.state(tg.id)
+		busy := ps.inflight
+		ps.inflight = true
+		h.peers.mu.Unlock()
+		if busy {
+			continue
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			var rep report
+			b, err := h.mux.FetchInfo(ctx, tg.addr)
+			if err == nil {
+				err = json.Unmarshal(b, &rep)
+			}
+			h.peers.mu.Lock()
+			defer h.peers.mu.Unlock()
+			ps := h.peers.state(tg.id)
+			ps.inflight = false
+			if err == nil && rep.ID == tg.id {
+				ps.rep, ps.ok = rep, time.Now()
+			}
+		}()
+	}
+}
+
+// MemberState is what this node knows of one member of a group.
+type MemberState struct {
+	ID        string
+	PeerAddr  string
+	Reachable bool
+	Known     bool   // the fields below come from a fresh report
+	State     string // leader, follower, candidate
+	Term      uint64
+	Leader    string
+	Applied   uint64
+	Commit    uint64
+}
+
+// GroupMembers returns the members of group id in map order (preferred
+// leader first) with their raft state: this node's own replica's, or the
+// state in the member's latest report.
+func (h *Host) GroupMembers(id string) []MemberState {
+	m := h.Map()
+	if m == nil {
+		return nil
+	}
+	gi := m.Group(id)
+	if gi == nil {
+		return nil
+	}
+	out := make([]MemberState, 0, len(gi.Members))
+	for _, mid := range gi.Members {
+		n, _ := m.Node(mid)
+		ms := MemberState{ID: mid, PeerAddr: n.PeerAddr, Reachable: h.Alive(mid)}
+		var gr groupReport
+		var ok bool
+		if mid == h.cfg.Self.ID {
+			if g := h.Group(id); g != nil {
+				gr, ok = localReport(g), true
+			}
+		} else {
+			gr, ok = h.peers.group(mid, id, h.aliveWindow())
+		}
+		if ok {
+			ms.Known, ms.State, ms.Term, ms.Leader, ms.Applied, ms.Commit = true, gr.State, gr.Term, gr.Leader, gr.Applied, gr.Commit
+		}
+		out = append(out, ms)
+	}
+	return out
+}
