@@ -578,3 +578,41 @@ func TestListPersistent(t *testing.T) {
 		}
 	}
 }
+
+func TestListSpecKeys(t *testing.T) {
+	for _, c := range []struct{ cmd, keys string }{
+		{"BLPOP a b 0", "a b"},
+		{"BRPOP a 1", "a"},
+		{"LMOVE a b LEFT RIGHT", "a b"},
+		{"BLMOVE a b LEFT RIGHT 0", "a b"},
+		{"RPOPLPUSH a b", "a b"},
+		{"LMPOP 2 a b LEFT COUNT 3", "a b"},
+		{"LMPOP 9 a b LEFT", ""},
+		{"BLMPOP 0 3 a b c RIGHT", "a b c"},
+	} {
+		args := split(t, c.cmd)
+		var got []string
+		for _, k := range Lookup(args[0]).Keys(args) {
+			got = append(got, string(k))
+		}
+		if strings.Join(got, " ") != c.keys {
+			t.Errorf("Keys(%s) = %q, want %q", c.cmd, got, c.keys)
+		}
+	}
+}
+
+// TestListCrossSlot: with slot ownership, LMPOP and BLPOP-like commands
+// refuse keys of several slots (routing saw only the first key of LMPOP).
+func TestListCrossSlot(t *testing.T) {
+	s := NewState()
+	s.Apply(&pb.Command{NowMs: t0, Args: OwnArgs(Ownership{Epoch: 1, Ranges: []SlotRange{{0, Slots - 1}}})})
+	for _, c := range []string{"LMPOP 2 a b LEFT", "BLMPOP 0 2 a b LEFT", "BLPOP a b 0"} {
+		if got := do(t, s, t0, c).String(); got != "(error) CROSSSLOT Keys in request don't hash to the same slot" {
+			t.Errorf("%s = %s", c, got)
+		}
+	}
+	do(t, s, t0, "RPUSH {t}b x")
+	if got := do(t, s, t0, "LMPOP 2 {t}a {t}b LEFT").String(); got != `["{t}b" ["x"]]` {
+		t.Errorf("LMPOP in one slot = %s", got)
+	}
+}

@@ -184,6 +184,10 @@ func nothingDone(err error) bool {
 	return false
 }
 
+// retryDeadline bounds how long a test client retries refused commands:
+// past it, the cluster did not settle and the test fails.
+const retryDeadline = 60 * time.Second
+
 // unknownOutcome reports whether err says a write may or may not have
 // applied.
 func unknownOutcome(err error) bool { return strings.HasPrefix(err.Error(), "TIMEOUT") }
@@ -201,6 +205,7 @@ func TestMultiExecAtomic(t *testing.T) {
 	errs := make(chan error, writers+readers)
 	var mu sync.Mutex
 	done, unknown := 0, 0
+	giveUp := time.Now().Add(retryDeadline)
 	for w := range writers {
 		wg.Add(1)
 		go func() {
@@ -215,7 +220,7 @@ func TestMultiExecAtomic(t *testing.T) {
 					return nil
 				})
 				switch {
-				case err != nil && nothingDone(err):
+				case err != nil && nothingDone(err) && time.Now().Before(giveUp):
 					continue
 				case err != nil && unknownOutcome(err):
 					mu.Lock()
@@ -261,7 +266,7 @@ func TestMultiExecAtomic(t *testing.T) {
 					return nil
 				})
 				if err != nil && !errors.Is(err, redis.Nil) {
-					if nothingDone(err) || unknownOutcome(err) {
+					if (nothingDone(err) || unknownOutcome(err)) && time.Now().Before(giveUp) {
 						continue
 					}
 					errs <- fmt.Errorf("reader %d: %v", r, err)
@@ -409,6 +414,7 @@ func TestWatchIncrements(t *testing.T) {
 	errs := make(chan error, clients)
 	var mu sync.Mutex
 	done, unknown := 0, 0
+	giveUp := time.Now().Add(retryDeadline)
 	for range clients {
 		wg.Add(1)
 		go func() {
@@ -434,7 +440,7 @@ func TestWatchIncrements(t *testing.T) {
 						mu.Unlock()
 						break
 					}
-					if errors.Is(err, redis.TxFailedErr) || nothingDone(err) {
+					if (errors.Is(err, redis.TxFailedErr) || nothingDone(err)) && time.Now().Before(giveUp) {
 						continue
 					}
 					if unknownOutcome(err) {
