@@ -48,15 +48,17 @@ bench: build
 bench-quick: build
 	$(GO) run ./benchmarks/cmd/bench -redraft-bin $(BIN) -quick
 
-# Fuzzing, bounded (part of `make test`): the RESP parser, the log-entry
-# decoder and the snapshot reader, FUZZTIME each. Without -fuzz, `go test`
-# runs the same targets on their seed corpora.
+# Fuzzing, bounded (part of `make test`): the RESP parser (alone and behind
+# a live server), the log-entry decoder and the snapshot reader, FUZZTIME
+# each. Without -fuzz, `go test` runs the same targets on their seed
+# corpora.
 FUZZTIME ?= 10s
 .PHONY: fuzz
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./api/resp/
 	$(GO) test -run '^$$' -fuzz '^FuzzReaderChunking$$' -fuzztime $(FUZZTIME) ./api/resp/
 	$(GO) test -run '^$$' -fuzz '^FuzzReaderRoundTrip$$' -fuzztime $(FUZZTIME) ./api/resp/
+	$(GO) test -run '^$$' -fuzz '^FuzzServerConn$$' -fuzztime $(FUZZTIME) ./api/resp/
 	$(GO) test -run '^$$' -fuzz '^FuzzApplyEntry$$' -fuzztime $(FUZZTIME) ./fsm/
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) ./fsm/
 

@@ -194,6 +194,15 @@ func (n *Node) open() error {
 		MaxPool: 3,
 		Timeout: transportTimeout,
 		Logger:  hcl.Named("net"),
+		// One AppendEntries in flight per follower: no pipelining. With
+		// pipelining (the default, 2 in flight) hashicorp/raft v1.8.0 can
+		// wedge a follower's replication for good: when the follower
+		// answers Success=false (a restarted follower's log mismatch, an
+		// error), the decoder goroutine quits while the sender may already
+		// be committed to one more send, which then blocks forever on an
+		// unbuffered channel; heartbeats go on, so no election repairs it.
+		// Group commit keeps entries large, so one in flight costs little.
+		MaxRPCsInFlight: 1,
 	})
 
 	rc := raft.DefaultConfig()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -37,12 +38,21 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 	if _, t := n.sm.appliedIndex(); t != term {
 		return ErrNotReady
 	}
+	// A process that has just resumed from a stall may count heartbeat
+	// answers sent before it as confirmation (see stall.go): refuse until
+	// answers sent after the stall have arrived.
+	if n.stallSuspect() {
+		return ErrNotReady
+	}
 	index := n.raft.CommitIndex()
 	if err := n.verify.round(ctx); err != nil {
 		return n.controlErr("verify leadership", err)
 	}
 	if n.raft.CurrentTerm() != term {
 		return n.notLeader()
+	}
+	if n.stallSuspect() {
+		return ErrNotReady
 	}
 	if err := n.sm.waitApplied(ctx, index, n.stop); err != nil {
 		if err == ErrShutdown {
@@ -51,6 +61,16 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 		return fmt.Errorf("raftnode: wait for apply of index %d: %w", index, err)
 	}
 	return nil
+}
+
+// stallSuspect reports whether the process may have stalled during the
+// last heartbeat timeout (or lease, if longer).
+func (n *Node) stallSuspect() bool {
+	window := n.cfg.HeartbeatTimeout
+	if n.cfg.LeaderLeaseTimeout > window {
+		window = n.cfg.LeaderLeaseTimeout
+	}
+	return processStalls().suspect(time.Now(), n.cfg.HeartbeatTimeout/4, window)
 }
 
 // verifier coalesces VerifyLeader calls. A caller joins the next round to
