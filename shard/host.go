@@ -16,6 +16,7 @@ import (
 
 	"github.com/redraft/redraft/fsm"
 	"github.com/redraft/redraft/raftnode"
+	"github.com/redraft/redraft/raftnode/wal"
 )
 
 // Defaults for zero Config fields.
@@ -44,7 +45,10 @@ type Config struct {
 	Groups   int
 	Replicas int
 	// Raft is the template for every group's raftnode.Config (timeouts,
-	// snapshot policy); NodeID, GroupID, Dir and Peers are filled in here.
+	// snapshot policy, log store); NodeID, GroupID, Dir and Peers are
+	// filled in here. With Raft.LogStore "wal" and Raft.WAL nil, the Host
+	// opens the node's write-ahead log in Dir/wal for all its groups and
+	// closes it after them; a WAL given in Raft.WAL stays the caller's.
 	Raft raftnode.Config
 	// PollInterval is how often the node asks every other node for the raft
 	// state of its groups (leaders, applied indexes), which routing to
@@ -111,6 +115,7 @@ type Host struct {
 	log  *slog.Logger
 	mux  *raftnode.Mux
 	meta *Group
+	wal  *wal.WAL // the node's WAL when the Host opened it; closed after every group
 
 	route atomic.Pointer[routing] // nil until the first map is read
 	peers peerView
@@ -143,7 +148,16 @@ func Open(cfg Config, peerLn net.Listener) (*Host, error) {
 	if cfg.Self.PeerAddr == "" {
 		cfg.Self.PeerAddr = peerLn.Addr().String()
 	}
+	var ownWAL *wal.WAL
+	if cfg.Raft.LogStore == raftnode.LogStoreWAL && cfg.Raft.WAL == nil {
+		w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("shard: open the node's WAL: %w", err)
+		}
+		cfg.Raft.WAL, ownWAL = w, w
+	}
 	h := &Host{
+		wal:    ownWAL,
 		cfg:    cfg,
 		log:    cfg.Logger,
 		groups: map[string]*Group{},
@@ -158,6 +172,7 @@ func Open(cfg Config, peerLn net.Listener) (*Host, error) {
 	meta, err := h.openGroup(MetaGroupID, cfg.InitialCluster)
 	if err != nil {
 		h.mux.Close()
+		h.closeWAL()
 		return nil, err
 	}
 	h.meta = meta
@@ -170,6 +185,7 @@ func Open(cfg Config, peerLn net.Listener) (*Host, error) {
 		if err := h.applyMap(m); err != nil {
 			h.closeGroups()
 			h.mux.Close()
+			h.closeWAL()
 			return nil, err
 		}
 	}
@@ -250,13 +266,45 @@ func (h *Host) applyMap(m *Map) error {
 	return nil
 }
 
-// Close stops every group and the peer listener.
+// Close stops every group and the peer listener, then closes the node's
+// WAL if the Host opened it.
 func (h *Host) Close() error {
 	close(h.stop)
 	h.wg.Wait()
 	errs := h.closeGroups()
-	errs = append(errs, h.mux.Close())
+	errs = append(errs, h.mux.Close(), h.closeWAL())
 	return errors.Join(errs...)
+}
+
+// closeWAL closes the WAL the Host opened, once every group using it is
+// closed.
+func (h *Host) closeWAL() error {
+	if h.wal == nil {
+		return nil
+	}
+	if err := h.wal.Close(); err != nil {
+		return fmt.Errorf("shard: close the node's WAL: %w", err)
+	}
+	return nil
+}
+
+// DropLog forgets what the node's WAL holds of group id, for a replica
+// removed from this node: close the replica, remove its directory, then
+// call DropLog. (In that order: a crash in between leaves stale WAL state
+// that the next replica of the group opened here drops itself, whereas a
+// directory whose log is gone from the WAL is refused at open.) Without
+// DropLog the WAL keeps the group's last entries (raft's trailing logs)
+// until a replica of the group is opened here again. With the bolt log
+// store it does nothing: the log goes with the directory.
+func (h *Host) DropLog(id string) error {
+	w := h.cfg.Raft.WAL
+	if w == nil {
+		return nil
+	}
+	if err := w.Drop(id); err != nil {
+		return fmt.Errorf("shard: drop group %s from the node's WAL: %w", id, err)
+	}
+	return nil
 }
 
 func (h *Host) closeGroups() []error {

@@ -27,8 +27,11 @@ var (
 	errUnbalanced   = &ProtocolError{"unbalanced quotes in request"}
 )
 
-// reader parses commands from a client. Arguments are copied into an arena
-// owned by the current batch: they stay valid until reset is called.
+// reader parses commands from a client. Arguments are copied into an
+// arena that is only ever appended to: bytes handed out are never written
+// again, so an argument stays valid for as long as it is referenced (a
+// command queued by MULTI outlives its batch), and small commands share one
+// 16 KiB allocation instead of taking one each.
 type reader struct {
 	br    *bufio.Reader
 	arena []byte
@@ -38,8 +41,9 @@ func newReader(r io.Reader) *reader {
 	return &reader{br: bufio.NewReaderSize(r, 64*1024)}
 }
 
-// reset starts a new batch; arguments of the previous one must no longer be used.
-func (r *reader) reset() { r.arena = nil }
+// reset starts a new batch. The arena is kept: arguments of earlier
+// batches stay intact, since new ones go after them.
+func (r *reader) reset() {}
 
 // buffered reports whether bytes of another command are already here.
 func (r *reader) buffered() bool { return r.br.Buffered() > 0 }
@@ -95,8 +99,8 @@ func (r *reader) readCommand() ([][]byte, error) {
 		if _, err := io.ReadFull(r.br, arg); err != nil {
 			return nil, err
 		}
-		var crlf [2]byte
-		if _, err := io.ReadFull(r.br, crlf[:]); err != nil {
+		// The CRLF after the bulk: skipped unread, as Redis does.
+		if _, err := r.br.Discard(2); err != nil {
 			return nil, err
 		}
 		args[i] = arg

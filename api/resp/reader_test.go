@@ -110,3 +110,45 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestReaderArgumentsOutliveBatches: arguments read in one batch keep
+// their bytes while later batches are read (MULTI keeps queued commands
+// past their batch), and small commands share arena allocations.
+func TestReaderArgumentsOutliveBatches(t *testing.T) {
+	var in strings.Builder
+	const n = 2000
+	for i := range n {
+		v := strings.Repeat(string(rune('a'+i%26)), 1+i%40)
+		in.WriteString("*3\r\n$3\r\nSET\r\n$" + itoa(len(v)) + "\r\n" + v + "\r\n$1\r\nx\r\n")
+	}
+	r := newReader(strings.NewReader(in.String()))
+	var kept [][][]byte
+	for range n {
+		r.reset()
+		args, err := r.readCommand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, args)
+	}
+	for i, args := range kept {
+		want := strings.Repeat(string(rune('a'+i%26)), 1+i%40)
+		if len(args) != 3 || string(args[0]) != "SET" || string(args[1]) != want || string(args[2]) != "x" {
+			t.Fatalf("command %d now reads %q, want [SET %s x]", i, args, want)
+		}
+	}
+	allocs := testing.AllocsPerRun(1, func() {
+		r := newReader(strings.NewReader(in.String()))
+		for range n {
+			r.reset()
+			if _, err := r.readCommand(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	// One args slice per command, plus an arena per 16 KiB of arguments
+	// (about 50 KiB here) and the reader itself.
+	if allocs > n+20 {
+		t.Fatalf("%v allocations for %d commands; want about one per command", allocs, n)
+	}
+}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +53,11 @@ func Markdown(r *Results, plots []Plot) string {
 	p("## Machine\n\n")
 	p("| | |\n|---|---|\n")
 	p("| CPU | %s, %d cores |\n| memory | %s MiB |\n| kernel | %s |\n", cell(m.CPU), m.Cores, fmtCount(m.MemoryMiB), cell(m.Kernel))
-	p("| Go (built redraft) | %s |\n| Redis | %s |\n| redraft | %s, %d group(s) |\n", m.GoVersion, cell(m.RedisVersion), m.Redraft, m.Groups)
+	store := ""
+	if m.LogStore != "" {
+		store = ", log store " + m.LogStore
+	}
+	p("| Go (built redraft) | %s |\n| Redis | %s |\n| redraft | %s, %d group(s)%s |\n", m.GoVersion, cell(m.RedisVersion), m.Redraft, m.Groups, store)
 	p("| fsync latency | p50 %s, p99 %s (%s) |\n", fmtDur(m.FsyncP50), fmtDur(m.FsyncP99), cell(m.FsyncProbe))
 	p("| load average (1, 5, 15 min) | at start %s; at end %s |\n\n", m.LoadStart, m.LoadEnd)
 	p("The load generator runs on the same cores as the servers, and other work shared the machine (see the load\n")
@@ -350,8 +355,8 @@ func writeBaseline(b *strings.Builder, r *Results) {
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## redraft before and after\n\n")
-	p("redraft in this run against the earlier report `%s` (%s, %s, %d group(s)). Both are measured on a shared\n",
-		bl.Dir, bl.Started.Format("2006-01-02 15:04"), bl.Redraft, max(bl.Groups, 1))
+	p("redraft in this run against the earlier report `%s` (%s, %s, %d group(s), log store %s). Both are measured on a shared\n",
+		bl.Dir, bl.Started.Format("2006-01-02 15:04"), bl.Redraft, max(bl.Groups, 1), cmp.Or(bl.LogStore, "bolt"))
 	p("machine at different times: the references of each run tell how much of a change is the machine.\n\n")
 	p("| scenario | ops/s before | ops/s now | now/before | p50 before | p50 now | p99 before | p99 now |\n|---|---|---|---|---|---|---|---|\n")
 	for _, sc := range scenarioOrder {

@@ -61,11 +61,14 @@ type Results struct {
 
 // Baseline is redraft's part of an earlier run.
 type Baseline struct {
-	Dir     string        `json:"dir"`
-	Started time.Time     `json:"started"`
-	Redraft string        `json:"redraft"`
-	Groups  int           `json:"groups"`
-	Runs    []BaselineRun `json:"runs"`
+	Dir     string    `json:"dir"`
+	Started time.Time `json:"started"`
+	Redraft string    `json:"redraft"`
+	Groups  int       `json:"groups"`
+	// LogStore is the earlier run's log store; results written before it
+	// was recorded used "bolt".
+	LogStore string        `json:"log_store"`
+	Runs     []BaselineRun `json:"runs"`
 }
 
 // BaselineRun is one scenario of the baseline.
@@ -78,7 +81,11 @@ type BaselineRun struct {
 
 // BaselineOf extracts redraft's figures from earlier results.
 func BaselineOf(old *Results, dir string) *Baseline {
-	b := &Baseline{Dir: dir, Started: old.Started, Redraft: old.Machine.Redraft, Groups: old.Machine.Groups}
+	b := &Baseline{Dir: dir, Started: old.Started, Redraft: old.Machine.Redraft, Groups: old.Machine.Groups,
+		LogStore: old.Machine.LogStore}
+	if b.LogStore == "" {
+		b.LogStore = "bolt"
+	}
 	for _, r := range old.Runs {
 		if r.System != Redraft || r.Result == nil || r.Result.Ops == 0 {
 			continue
@@ -99,6 +106,7 @@ type Machine struct {
 	RedisVersion string        `json:"redis_version"` // redis-server --version
 	Redraft      string        `json:"redraft"`       // commit, "+dirty" with uncommitted changes
 	Groups       int           `json:"groups"`        // redraft groups (1 when --groups is not supported)
+	LogStore     string        `json:"log_store"`     // where redraft kept its raft logs: "wal" or "bolt"
 	FsyncP50     time.Duration `json:"fsync_p50_ns"`
 	FsyncP99     time.Duration `json:"fsync_p99_ns"`
 	FsyncProbe   string        `json:"fsync_probe"` // what was measured

@@ -2,6 +2,7 @@ package systems
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,6 +46,26 @@ type RedraftNode struct {
 type Redraft struct {
 	cfg   RedraftConfig
 	Nodes []*RedraftNode
+}
+
+// LogStore returns where the first node keeps its raft logs, as its
+// node.json records it: "wal" or "bolt" ("bolt" for a binary that predates
+// the record; "" if node.json cannot be read).
+func (r *Redraft) LogStore() string {
+	b, err := os.ReadFile(filepath.Join(r.Nodes[0].Dir, "node.json"))
+	if err != nil {
+		return ""
+	}
+	var id struct {
+		LogStore string `json:"log_store"`
+	}
+	if json.Unmarshal(b, &id) != nil {
+		return ""
+	}
+	if id.LogStore == "" {
+		return "bolt"
+	}
+	return id.LogStore
 }
 
 // SupportsFlag reports whether bin's server accepts --name.

@@ -18,6 +18,7 @@ func runDev(argv []string) error {
 	dir := fs.String("dir", "./data", "data directory (one sub-directory per node)")
 	groups := fs.Int("groups", 3, "raft groups the slots are split into (first start only)")
 	proxy := fs.Bool("proxy", true, "start the nodes with --proxy, so clients without cluster support work too")
+	logStore := fs.String("log-store", "", `passed to every node: "wal" or "bolt" (first start only; default: what the data uses, "wal" for new data)`)
 	if err := fs.Parse(argv); err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func runDev(argv []string) error {
 	exited := make(chan string, n)
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
-		cmd := exec.Command(self, "server",
+		args := []string{"server",
 			"--id", id,
 			"--dir", filepath.Join(*dir, id),
 			"--resp-addr", fmt.Sprintf("127.0.0.1:%d", 7000+i),
@@ -46,7 +47,11 @@ func runDev(argv []string) error {
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", 9000+i),
 			"--initial-cluster", cluster,
 			"--groups", fmt.Sprint(*groups),
-			fmt.Sprintf("--proxy=%v", *proxy))
+			fmt.Sprintf("--proxy=%v", *proxy)}
+		if *logStore != "" {
+			args = append(args, "--log-store", *logStore)
+		}
+		cmd := exec.Command(self, args...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches only us; we stop them in order
 		if err := cmd.Start(); err != nil {

@@ -31,6 +31,38 @@ type identity struct {
 	// InitialCluster is what the node was first started with (for the record;
 	// the raft configuration in the log is what counts after that).
 	InitialCluster string `json:"initial_cluster"`
+	// LogStore is where the node's groups keep their raft logs, fixed when
+	// the node is first started: "wal" (DATA/wal, shared by every group) or
+	// "bolt" (a raft.db per group). Absent in a node.json written before it
+	// was recorded: such a node uses "bolt".
+	LogStore string `json:"log_store,omitempty"`
+}
+
+// defaultLogStore is --log-store for a new node.
+const defaultLogStore = raftnode.LogStoreWAL
+
+// chooseLogStore returns the log store of a node: flag ("" if not given)
+// and what its node.json recorded (old: "" for a new node, "bolt" for one
+// that predates the record). A node cannot switch: its logs would be left
+// behind.
+func chooseLogStore(flag, recorded string, existing bool) (string, error) {
+	switch flag {
+	case "", raftnode.LogStoreWAL, raftnode.LogStoreBolt:
+	default:
+		return "", fmt.Errorf("--log-store is %q; want %q or %q", flag, raftnode.LogStoreWAL, raftnode.LogStoreBolt)
+	}
+	if existing && recorded == "" {
+		recorded = raftnode.LogStoreBolt
+	}
+	switch {
+	case recorded == "" && flag == "":
+		return defaultLogStore, nil
+	case recorded == "":
+		return flag, nil
+	case flag != "" && flag != recorded:
+		return "", fmt.Errorf("--log-store %s: this node's data directory uses %q (node.json); a node cannot switch", flag, recorded)
+	}
+	return recorded, nil
 }
 
 func parseCluster(s string) ([]raftnode.Peer, error) {
@@ -76,6 +108,7 @@ func runServer(argv []string) error {
 	proxy := fs.Bool("proxy", false, "run commands for groups this node does not lead at their leader instead of answering MOVED, so clients without cluster support work")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address (empty: off)")
+	logStore := fs.String("log-store", "", `where the groups' raft logs live: "wal" (one write-ahead log for all groups of the node, one fsync per round for all of them) or "bolt" (a raft.db per group, each synced on its own); fixed when the node is first started (default: what the data directory uses, "wal" for a new node)`)
 	if err := fs.Parse(argv); err != nil {
 		return err
 	}
@@ -109,8 +142,9 @@ func runServer(argv []string) error {
 	}
 	idPath := filepath.Join(*dir, "node.json")
 	me := identity{ID: *id, RESPAddr: *respAddr, GRPCAddr: *grpcAddr, PeerAddr: *peerAddr, InitialCluster: *initial}
+	var old identity
+	existing := false
 	if b, err := os.ReadFile(idPath); err == nil {
-		var old identity
 		if err := json.Unmarshal(b, &old); err != nil {
 			return fmt.Errorf("%s: %v", idPath, err)
 		}
@@ -118,9 +152,17 @@ func runServer(argv []string) error {
 			return fmt.Errorf("%s belongs to node %q, not %q", idPath, old.ID, *id)
 		}
 		me.InitialCluster = old.InitialCluster
-		logger.Info("resuming from existing data", "dir", *dir)
+		existing = true
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
+	}
+	ls, err := chooseLogStore(*logStore, old.LogStore, existing)
+	if err != nil {
+		return err
+	}
+	me.LogStore = ls
+	if existing {
+		logger.Info("resuming from existing data", "dir", *dir, "log_store", me.LogStore)
 	}
 	clusterSpec := me.InitialCluster
 	if clusterSpec == "" {
@@ -164,6 +206,7 @@ func runServer(argv []string) error {
 		Groups:         *groups,
 		Replicas:       *replicas,
 		Raft: raftnode.Config{
+			LogStore:          me.LogStore,
 			HeartbeatTimeout:  *heartbeat,
 			ElectionTimeout:   *election,
 			SnapshotThreshold: *snapThreshold,

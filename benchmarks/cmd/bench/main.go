@@ -33,7 +33,8 @@ type config struct {
 	redraftBin string
 	redisBin   string
 	groups     int
-	pprof      bool // the binary serves pprof with --pprof-addr
+	logStore   string // redraft --log-store; "": not passed (the server's default)
+	pprof      bool   // the binary serves pprof with --pprof-addr
 	baseline   string
 	out        string
 	tmp        string
@@ -57,6 +58,7 @@ func main() {
 		bin     = flag.String("redraft-bin", "bin/redraft", "redraft binary")
 		redis   = flag.String("redis-bin", "redis-server", "redis-server binary")
 		groups  = flag.Int("groups", -1, "redraft --groups (-1: 3 when the binary supports --groups, else not passed)")
+		store   = flag.String("log-store", "", "redraft --log-store, wal or bolt (empty: not passed; the server's default for a new node)")
 		out     = flag.String("out", "benchmarks/results", "results root; the run writes <out>/<date>[-quick]/")
 		only    = flag.String("only", strings.Join(allPhases, ","), "phases to run: "+strings.Join(allPhases, ","))
 		render  = flag.String("render", "", "only render the report from <dir>/"+report.ResultsFile)
@@ -76,7 +78,7 @@ func main() {
 		log.Printf("wrote %s", filepath.Join(*render, "report.md"))
 		return
 	}
-	cfg := config{quick: *quick, redraftBin: *bin, redisBin: *redis, phases: map[string]bool{}}
+	cfg := config{quick: *quick, redraftBin: *bin, redisBin: *redis, logStore: *store, phases: map[string]bool{}}
 	for _, p := range strings.Split(*only, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			cfg.phases[p] = true

@@ -80,10 +80,11 @@ func (b *bench) mainPhases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.res.Machine.LogStore = rd.LogStore()
 	b.res.Systems = append(b.res.Systems,
 		report.System{Key: report.RedisAsync, Name: "(a) Redis, 1 master + 2 replicas", Desc: "asynchronous replication, no persistence (save \"\", appendonly no)"},
 		report.System{Key: report.RedisWait, Name: "(b) Redis, 1 master + 2 replicas, durable", Desc: "appendonly yes, appendfsync always on every node; the client sends WAIT 1 1000 after each batch of writes"},
-		report.System{Key: report.Redraft, Name: fmt.Sprintf("(d) redraft, 3 nodes, %d group(s)", b.res.Machine.Groups), Desc: "raft log in bolt with fsync on every append; linearizable reads"},
+		report.System{Key: report.Redraft, Name: fmt.Sprintf("(d) redraft, 3 nodes, %d group(s)", b.res.Machine.Groups), Desc: redraftDesc(b.res.Machine.LogStore)},
 	)
 	redisProcs := func(r *systems.Redis) func() []*systems.Proc {
 		return func() []*systems.Proc {
@@ -147,8 +148,20 @@ func (b *bench) mainPhases(ctx context.Context) error {
 }
 
 func (b *bench) redraftConfig(dir string, extra ...string) systems.RedraftConfig {
+	flags := []string{"--log-level", "warn"}
+	if b.cfg.logStore != "" {
+		flags = append(flags, "--log-store", b.cfg.logStore)
+	}
 	return systems.RedraftConfig{Bin: b.cfg.redraftBin, Dir: dir, Groups: b.cfg.groups, Pprof: b.cfg.pprof,
-		Extra: append([]string{"--log-level", "warn"}, extra...)}
+		Extra: append(flags, extra...)}
+}
+
+// redraftDesc describes how system (d) keeps its log.
+func redraftDesc(logStore string) string {
+	if logStore == "wal" {
+		return "raft logs of all groups of a node in one write-ahead log, one fdatasync per round for all of them; linearizable reads"
+	}
+	return "raft log of each group in its own bolt file, synced on every append; linearizable reads"
 }
 
 func cpuOf(procs []*systems.Proc) time.Duration {
