@@ -178,22 +178,9 @@ func (e *Executor) movedTo(ctx context.Context, slot int, gid string) error {
 // SlotOf returns the slot of the command's keys: -1 when it has none,
 // ok=false when they hash to different slots.
 func SlotOf(spec *fsm.Spec, args [][]byte) (slot int, ok bool) {
-	slot = -1
-	if spec.FirstKey <= 0 {
-		return slot, true
-	}
-	last := spec.LastKey
-	if last < 0 {
-		last = len(args) + last
-	}
-	for i := spec.FirstKey; i <= last && i < len(args); i += max(spec.Step, 1) {
-		s := shard.Slot(args[i])
-		if slot >= 0 && s != slot {
-			return slot, false
-		}
-		slot = s
-	}
-	return slot, true
+	// Every key, those after a numkeys argument included: Redis Cluster
+	// refuses keys of several slots before the command runs.
+	return keysSlot(spec.Keys(args))
 }
 
 // Exec runs one data command.

@@ -115,6 +115,42 @@ func (e *Executor) Watch(ctx context.Context, keys [][]byte) ([]fsm.Watch, Resul
 	return ws, Result{}
 }
 
+// TxSlot returns the one slot of a transaction's commands (-1 for none),
+// ok false when their keys are in several slots.
+func TxSlot(cmds []TxCommand) (slot int, ok bool) {
+	slot = -1
+	for _, c := range cmds {
+		s, ok := cmdSlot(c.Spec, c.Args)
+		if !ok || (s >= 0 && slot >= 0 && s != slot) {
+			return slot, false
+		}
+		if s >= 0 {
+			slot = s
+		}
+	}
+	return slot, true
+}
+
+// WatchChanged reports whether a watched key changed since WATCH, read
+// linearizably on the leader of the keys' group (false when that cannot
+// be read: the caller then answers as if nothing changed).
+func (e *Executor) WatchChanged(ctx context.Context, watches []fsm.Watch) bool {
+	read := map[*shard.Group]bool{} // groups past their read barrier
+	for _, w := range watches {
+		g, err := e.route(ctx, shard.Slot(w.Key))
+		if err != nil {
+			continue
+		}
+		if _, done := read[g]; !done {
+			read[g] = g.Node().ReadIndex(ctx) == nil
+		}
+		if read[g] && g.Machine().Changed(nowMs(), []fsm.Watch{w}) {
+			return true
+		}
+	}
+	return false
+}
+
 // ExecTx runs a transaction: cmds in order, atomically, if no watched key
 // changed since Watch read it. The reply is the array of the commands'
 // replies (errors of single commands included), a null array when a
@@ -125,15 +161,9 @@ func (e *Executor) Watch(ctx context.Context, keys [][]byte) ([]fsm.Watch, Resul
 // combined per command as for keyless commands (Executor): atomic per
 // group only.
 func (e *Executor) ExecTx(ctx context.Context, watches []fsm.Watch, cmds []TxCommand) Result {
-	slot := -1
-	for _, c := range cmds {
-		s, ok := cmdSlot(c.Spec, c.Args)
-		if !ok || (s >= 0 && slot >= 0 && s != slot) {
-			return Result{Reply: CrossSlot}
-		}
-		if s >= 0 {
-			slot = s
-		}
+	slot, ok := TxSlot(cmds)
+	if !ok {
+		return Result{Reply: CrossSlot}
 	}
 	args := make([][][]byte, len(cmds))
 	for i, c := range cmds {

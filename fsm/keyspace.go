@@ -224,9 +224,11 @@ func (s *State) removeKey(key []byte, now int64) bool {
 
 // setExpiry changes the expiry of the stored entry e to exp (0: none).
 func (s *State) setExpiry(e entry, exp int64) {
-	if e.exp == exp {
-		return
+	if e.exp == 0 && exp == 0 {
+		return // nothing to persist: not a change
 	}
+	// Setting an expiry is a change even if it is the one the key had (a
+	// transaction watching the key aborts, as in Redis).
 	if e.exp != 0 {
 		s.exps.Delete(expRef{at: e.exp, key: e.key})
 	}

@@ -507,7 +507,10 @@ func (s *State) move(now int64, src, dst []byte, fromLeft, toLeft bool) Reply {
 	v := out[0]
 	if string(src) == string(dst) {
 		if rest == nil {
-			return BulkReply(v) // a single element moved onto itself
+			// A single element moved onto itself: the list is as it was,
+			// but Redis counts it as a change (WATCH sees one).
+			s.store(se)
+			return BulkReply(v)
 		}
 		s.putList(src, se, true, rest.push([][]byte{v}, toLeft))
 		return BulkReply(v)

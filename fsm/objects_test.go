@@ -220,8 +220,17 @@ func TestSnapshotIsolation(t *testing.T) {
 	}
 }
 
-// TestSnapshotKeepsTypesAndTTLs restores every type with and without an
-// expiry and compares each key.
+// ints returns "0 1 2 ... n-1".
+func ints(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = strconv.Itoa(i)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestSnapshotKeepsTypesAndTTLs restores every type, in each of its
+// encodings, with and without an expiry and compares each key.
 func TestSnapshotKeepsTypesAndTTLs(t *testing.T) {
 	m := NewMachine()
 	var lines []string
@@ -229,6 +238,8 @@ func TestSnapshotKeepsTypesAndTTLs(t *testing.T) {
 		"SET s v", "HSET h f v", "SADD set a", "SADD iset 1", "ZADD z 1 a",
 		"HSET bigh f " + strings.Repeat("v", 70), "ZADD bigz 1 " + strings.Repeat("m", 70),
 		"RPUSH l a b",
+		"RPUSH bigl " + strings.Repeat("element ", 200), "SADD bigs " + strings.Repeat("m ", 1) + strings.Repeat("x", 80),
+		"SADD bigints " + ints(600), "HSET manyh " + ints(300), "ZADD manyz " + ints(300),
 	} {
 		lines = append(lines, l)
 		k := strings.Fields(l)[1]
@@ -242,7 +253,7 @@ func TestSnapshotKeepsTypesAndTTLs(t *testing.T) {
 	if r.Digest() != m.Digest() {
 		t.Fatal("digests differ")
 	}
-	for _, k := range []string{"s", "h", "set", "iset", "z", "bigh", "bigz", "l"} {
+	for _, k := range []string{"s", "h", "set", "iset", "z", "bigh", "bigz", "l", "bigl", "bigs", "bigints", "manyh", "manyz"} {
 		for _, key := range []string{k, k + "ttl"} {
 			for _, c := range []string{"TYPE ", "PTTL ", "OBJECT ENCODING ", "DUMP "} {
 				a, b := m.Read(t0, split(t, c+key)), r.Read(t0, split(t, c+key))
@@ -250,6 +261,15 @@ func TestSnapshotKeepsTypesAndTTLs(t *testing.T) {
 					t.Errorf("%s%s: %s, restored %s", c, key, a, b)
 				}
 			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, k := range []string{"l", "bigl", "iset", "bigints", "bigs", "h", "manyh", "z", "manyz"} {
+		seen[string(r.Read(t0, split(t, "OBJECT ENCODING "+k+"ttl")).Bulk)] = true
+	}
+	for _, enc := range []string{"listpack", "quicklist", "intset", "hashtable", "skiplist"} {
+		if !seen[enc] {
+			t.Errorf("no key restored in encoding %s (%v)", enc, seen)
 		}
 	}
 	if got := r.Read(t0, split(t, "PTTL zttl")).Int; got != 7000 {

@@ -119,20 +119,21 @@ func init() {
 
 // numKeys returns the key function of a command whose keys follow a
 // numkeys argument at position pos, preceded by fixed keys at positions
-// 1..fixed (the destination of a STORE form). Bad numkeys: the fixed keys
-// only (the command reports the error).
+// 1..fixed (the destination of a STORE form). Bad numkeys (not an
+// integer, below 1, or more than the arguments): no keys at all, the fixed
+// ones included, as Redis finds none (the command then reports the error).
 func numKeys(pos, fixed int) func(args [][]byte) [][]byte {
 	return func(args [][]byte) [][]byte {
-		var keys [][]byte
-		for i := 1; i <= fixed && i < len(args); i++ {
-			keys = append(keys, args[i])
-		}
 		if pos >= len(args) {
-			return keys
+			return nil
 		}
 		n, ok := parseInt(args[pos])
 		if !ok || n < 1 || n > int64(len(args)-pos-1) {
-			return keys
+			return nil
+		}
+		var keys [][]byte
+		for i := 1; i <= fixed && i < len(args); i++ {
+			keys = append(keys, args[i])
 		}
 		return append(keys, args[pos+1:pos+1+int(n)]...)
 	}
@@ -265,11 +266,8 @@ func cmdSPop(s *State, c Ctx, a [][]byte) Reply {
 	count := int64(-1) // no count argument
 	if len(a) == 3 {
 		n, ok := parseInt(a[2])
-		if !ok {
-			return replyNotInteger
-		}
-		if n < 0 {
-			return replyNotPositive
+		if !ok || n < 0 {
+			return replyNotPositive // Redis says so of a non-integer too
 		}
 		count = n
 	}

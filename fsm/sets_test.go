@@ -36,7 +36,7 @@ func TestSetCommands(t *testing.T) {
 			{0, "SADD s a", one},
 			{0, "SPOP s 0", "set[]"},
 			{0, "SPOP s -1", "(error) ERR value is out of range, must be positive"},
-			{0, "SPOP s x", notInt},
+			{0, "SPOP s x", "(error) ERR value is out of range, must be positive"},
 			{0, "SPOP s 1 2", syntaxErr},
 			{0, "SPOP s", `"a"`},
 			{0, "EXISTS s", zero},

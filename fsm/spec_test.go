@@ -126,6 +126,15 @@ func TestSpecKeys(t *testing.T) {
 		{"MGET a", "a"},
 		{"DBSIZE", ""},
 		{"FLUSHALL ASYNC", ""},
+		// After a numkeys argument; a bad numkeys names no keys at all,
+		// the destination included, as Redis finds none.
+		{"ZUNIONSTORE d 2 a b WEIGHTS 1 2", "d a b"},
+		{"ZUNIONSTORE d 0 a", ""},
+		{"ZUNIONSTORE d x a", ""},
+		{"ZUNIONSTORE d 3 a b", ""},
+		{"ZINTERCARD 2 a b LIMIT 1", "a b"},
+		{"SINTERCARD -1 a", ""},
+		{"ZDIFF 1 a b", "a"},
 	} {
 		args := split(t, c.cmd)
 		var got []string

@@ -128,6 +128,21 @@ func (m *Machine) Versions(nowMs int64, keys [][]byte) []Version {
 	return out
 }
 
+// Changed reports whether any watched key changed since WATCH read its
+// version, as a transaction applied at time max(nowMs, clock) would find.
+// Call it on the leader after a linearizable read barrier.
+func (m *Machine) Changed(nowMs int64, ws []Watch) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	now := max(nowMs, m.s.clock)
+	for _, w := range ws {
+		if m.s.changed(w.Key, w.Version, now) {
+			return true
+		}
+	}
+	return false
+}
+
 // writeTo writes the versions for a snapshot (format 3): the sequence,
 // then the watermarks that are not 0 as a count and (bucket, watermark)
 // pairs in ascending bucket order.

@@ -704,11 +704,8 @@ func (s *State) zpop(now int64, a [][]byte, top bool) Reply {
 	count := int64(-1)
 	if len(a) == 3 {
 		n, ok := parseInt(a[2])
-		if !ok {
-			return replyNotInteger
-		}
-		if n < 0 {
-			return replyNotPositive
+		if !ok || n < 0 {
+			return replyNotPositive // Redis says so of a non-integer too
 		}
 		count = n
 	}

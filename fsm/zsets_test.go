@@ -211,7 +211,7 @@ func TestZSetRanges(t *testing.T) {
 			{0, "ZPOPMAX z 2", `pairs["four" (double) 4 "three" (double) 3]`},
 			{0, "ZPOPMIN z 0", "[]"},
 			{0, "ZPOPMIN z -1", "(error) ERR value is out of range, must be positive"},
-			{0, "ZPOPMIN z x", notInt},
+			{0, "ZPOPMIN z x", "(error) ERR value is out of range, must be positive"},
 			{0, "ZPOPMIN z 1 2", syntaxErr},
 			{0, "ZPOPMIN z 10", `pairs["two" (double) 2]`},
 			{0, "EXISTS z", zero},

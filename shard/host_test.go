@@ -207,3 +207,59 @@ func snapshotted(dir string) bool {
 	m, _ := filepath.Glob(filepath.Join(dir, "groups", shard.MetaGroupID, "snapshots", "*", "meta.json"))
 	return len(m) > 0
 }
+
+// TestRefreshPeersIsFresh: the other nodes' reports are polled rarely
+// here, so right after a leadership transfer a node's view of the group's
+// members is stale until it refreshes them; after RefreshPeers it shows
+// every member's state as of the call (what `redraft cluster status`
+// prints).
+func TestRefreshPeersIsFresh(t *testing.T) {
+	nodes := shardtest.StartOpts(t, 3, shardtest.Options{Groups: 1, PollInterval: 3 * time.Second, BalanceInterval: -1})
+	shardtest.WaitReady(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var from, to, watcher *shardtest.Node
+	for _, nd := range nodes {
+		if nd.Host.Group("g1").IsLeader() {
+			from = nd
+		}
+	}
+	if from == nil {
+		t.Fatal("g1 has no leader")
+	}
+	for _, nd := range nodes {
+		switch {
+		case nd == from:
+		case to == nil:
+			to = nd
+		default:
+			watcher = nd
+		}
+	}
+	states := func() map[string]string {
+		out := map[string]string{}
+		for _, ms := range watcher.Host.GroupMembers("g1") {
+			out[ms.ID] = ms.State
+		}
+		return out
+	}
+	watcher.Host.RefreshPeers(ctx)
+	if s := states(); s[from.ID] != "leader" || s[to.ID] != "follower" {
+		t.Fatalf("%s's view of g1 before the transfer: %v", watcher.ID, s)
+	}
+	if err := from.Host.TransferLeader(ctx, "g1", to.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !to.Host.Group("g1").IsLeader() || from.Host.Group("g1").IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatalf("g1 not led by %s 5s after the transfer", to.ID)
+		}
+		time.Sleep(time.Millisecond) // polling interval
+	}
+	t.Logf("%s's view right after the transfer, before a refresh: %v", watcher.ID, states())
+	watcher.Host.RefreshPeers(ctx)
+	if s := states(); s[from.ID] != "follower" || s[to.ID] != "leader" {
+		t.Fatalf("%s's view of g1 after the transfer to %s and a refresh: %v", watcher.ID, to.ID, s)
+	}
+}

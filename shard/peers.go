@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,9 +16,11 @@ import (
 // PollInterval a node asks each other node of the map for its report. The
 // reports give the leaders of groups not hosted here (routing, CLUSTER
 // SLOTS), which nodes are up (CLUSTER NODES, leader balancing), and every
-// member's applied index (lag in the status). They are hints: routing
-// errors they cause are corrected by the groups themselves (MOVED from a
-// follower, refusal of a foreign slot).
+// member's applied index (lag in the status). They are hints, up to a poll
+// interval old: routing errors they cause are corrected by the groups
+// themselves (MOVED from a follower, refusal of a foreign slot). What is
+// shown to a person asks again first (RefreshPeers), so that a status
+// taken right after a leadership change does not show the old roles.
 
 // report is a node's answer to an info request. It embeds NodeInfo, so a
 // reader that wants only the addresses decodes it as a NodeInfo.
@@ -67,7 +70,17 @@ type peerView struct {
 type peerState struct {
 	rep      report
 	ok       time.Time // when the last report arrived; zero: never
+	asked    time.Time // when the request that brought rep was sent
 	inflight bool
+}
+
+// store keeps rep, asked for at asked, unless a report asked for later is
+// already kept: a slow answer never replaces a fresher one.
+func (ps *peerState) store(rep report, asked time.Time) {
+	if asked.Before(ps.asked) {
+		return
+	}
+	ps.rep, ps.ok, ps.asked = rep, time.Now(), asked
 }
 
 func (v *peerView) state(id string) *peerState {
@@ -174,22 +187,8 @@ func (h *Host) pollLoop() {
 // a map is known the initial cluster is polled, so that the first map can
 // carry every node's addresses.
 func (h *Host) pollPeers() {
-	type target struct{ id, addr string }
-	var targets []target
-	if m := h.Map(); m != nil {
-		for _, n := range m.Nodes {
-			targets = append(targets, target{n.ID, n.PeerAddr})
-		}
-	} else {
-		for _, p := range h.cfg.InitialCluster {
-			targets = append(targets, target{p.ID, p.Addr})
-		}
-	}
 	timeout := min(2*h.cfg.PollInterval, 2*time.Second)
-	for _, tg := range targets {
-		if tg.id == h.cfg.Self.ID || tg.addr == "" {
-			continue
-		}
+	for _, tg := range h.pollTargets() {
 		h.peers.mu.Lock()
 		ps := h.peers.state(tg.id)
 		busy := ps.inflight
@@ -203,19 +202,65 @@ func (h *Host) pollPeers() {
 			defer h.wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			var rep report
-			b, err := h.mux.FetchInfo(ctx, tg.addr)
-			if err == nil {
-				err = json.Unmarshal(b, &rep)
-			}
-			h.peers.mu.Lock()
-			defer h.peers.mu.Unlock()
-			ps := h.peers.state(tg.id)
-			ps.inflight = false
-			if err == nil && rep.ID == tg.id {
-				ps.rep, ps.ok = rep, time.Now()
-			}
+			h.fetchReport(ctx, tg, true)
 		}()
+	}
+}
+
+// RefreshPeers asks every other node for its report now and waits for the
+// answers, or until ctx ends; the view then reflects the cluster as of the
+// call rather than of the last poll. For callers that show the state to a
+// person (status), not for the request path. Threading: safe to call
+// concurrently with the poll loop; an answer never replaces a fresher one.
+func (h *Host) RefreshPeers(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, tg := range h.pollTargets() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.fetchReport(ctx, tg, false)
+		}()
+	}
+	wg.Wait()
+}
+
+type pollTarget struct{ id, addr string }
+
+// pollTargets is every other node with its peer address: the map's nodes,
+// or the initial cluster before a map is known.
+func (h *Host) pollTargets() []pollTarget {
+	var targets []pollTarget
+	if m := h.Map(); m != nil {
+		for _, n := range m.Nodes {
+			targets = append(targets, pollTarget{n.ID, n.PeerAddr})
+		}
+	} else {
+		for _, p := range h.cfg.InitialCluster {
+			targets = append(targets, pollTarget{p.ID, p.Addr})
+		}
+	}
+	return slices.DeleteFunc(targets, func(tg pollTarget) bool {
+		return tg.id == h.cfg.Self.ID || tg.addr == ""
+	})
+}
+
+// fetchReport asks node tg for its report and keeps it; polled says the
+// request is the poll loop's, which clears the node's in-flight mark.
+func (h *Host) fetchReport(ctx context.Context, tg pollTarget, polled bool) {
+	asked := time.Now()
+	var rep report
+	b, err := h.mux.FetchInfo(ctx, tg.addr)
+	if err == nil {
+		err = json.Unmarshal(b, &rep)
+	}
+	h.peers.mu.Lock()
+	defer h.peers.mu.Unlock()
+	ps := h.peers.state(tg.id)
+	if polled {
+		ps.inflight = false
+	}
+	if err == nil && rep.ID == tg.id {
+		ps.store(rep, asked)
 	}
 }
 

@@ -14,6 +14,9 @@ import (
 	"github.com/redraft/redraft/shard"
 )
 
+// statusRefresh bounds how long Status waits for the other nodes' reports.
+const statusRefresh = time.Second
+
 // clusterService implements pb.ClusterServer.
 type clusterService struct {
 	pb.UnimplementedClusterServer
@@ -24,10 +27,16 @@ var _ pb.ClusterServer = clusterService{}
 
 // Status reports every group of the slot map: the local replica's raft
 // state for the groups hosted here, what the members reported for the
-// others, and for every member its applied index and lag as last known. It
-// reads local state only, so it answers even when no group has a leader.
+// others, and for every member its applied index and lag. It first asks
+// every other node for a fresh report (up to statusRefresh; a node that
+// does not answer in time is shown as last known, or unreachable), so the
+// table is the cluster as of the call, not as of the last poll. It needs no
+// group to have a leader.
 func (c clusterService) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
 	h := c.s.cfg.Host
+	rctx, cancel := context.WithTimeout(ctx, statusRefresh)
+	h.RefreshPeers(rctx)
+	cancel()
 	resp := &pb.StatusResponse{NodeId: h.Self().ID}
 	m := h.Map()
 	if m == nil {

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -76,11 +77,30 @@ func (f *Forwarder) Forward(ctx context.Context, leader shard.NodeInfo, args [][
 			if write {
 				return fsm.Reply{}, api.ErrUnknownOutcome
 			}
+		case codes.Unavailable:
+			// The leader's own refusals (cluster down, a routing change)
+			// and a failed dial mean nothing was done; a connection lost
+			// after the request went out leaves a write's fate unknown.
+			if write && !notSent(st.Message()) {
+				return fsm.Reply{}, api.ErrUnknownOutcome
+			}
 		case codes.InvalidArgument:
 			return fsm.ErrorReply("ERR " + st.Message()), nil
 		}
 		return fsm.Reply{}, api.ErrClusterDown
 	}
+}
+
+// notSent reports whether an UNAVAILABLE status with message msg says
+// the request was not run: refused by the server, or never sent because
+// the connection could not be made.
+func notSent(msg string) bool {
+	for _, p := range []string{"cluster down:", "try again:", "the group has no known leader", "Error while dialing", "connection refused"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *Forwarder) conn(addr string) (*grpc.ClientConn, error) {

@@ -13,7 +13,9 @@ import (
 // QUIT and RESET is checked and queued (reply QUEUED), as Redis does. A
 // command that fails the check (unknown, wrong arity, keys in several
 // slots or not served here) gets its error and makes EXEC abort with
-// EXECABORT. EXEC sends the queued data commands to the executor as one
+// EXECABORT; the commands after it are answered QUEUED but not kept. At
+// EXEC, the kept commands' keys in several slots get CROSSSLOT first, as
+// in Redis Cluster. EXEC sends the queued data commands to the executor as one
 // transaction (one log entry, api.Executor.ExecTx) guarded by the versions
 // WATCH read; server commands queued among them (PING, ECHO, ...) run here
 // at EXEC, their replies in their places in the array.
@@ -101,7 +103,11 @@ func queueCommand(s *Server, c *conn, args [][]byte) {
 		fail(appendReply(c.out, api.UnknownCommand(args), c.proto))
 		return
 	}
-	c.tx.queue = append(c.tx.queue, copyArgs(args))
+	if !c.tx.dirty {
+		// As Redis, nothing is kept after a queue-time error: EXEC will
+		// abort, and only the commands before it count for CROSSSLOT.
+		c.tx.queue = append(c.tx.queue, copyArgs(args))
+	}
 	c.out = append(c.out, "+QUEUED\r\n"...)
 }
 
@@ -152,15 +158,32 @@ func txExec(s *Server, c *conn, args [][]byte) {
 	}
 	tx := c.tx
 	c.tx = txState{} // EXEC ends the transaction and unwatches, whatever happens
-	if tx.dirty {
-		c.out = errReply(c.out, errExecAbort)
-		return
-	}
 	var data []api.TxCommand
 	for _, a := range tx.queue {
 		if serverTable[lower(a[0])] == nil {
 			data = append(data, api.TxCommand{Spec: fsm.Lookup(a[0]), Args: a})
 		}
+	}
+	// As Redis Cluster: the queued commands' keys in several slots refuse
+	// EXEC with CROSSSLOT, before a queue-time error aborts it; but once a
+	// watched key changed Redis queues nothing more, so the transaction
+	// fails as a changed one does.
+	if _, ok := api.TxSlot(data); !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		changed := s.exec.WatchChanged(ctx, tx.watches)
+		cancel()
+		switch {
+		case !changed:
+			c.out = appendReply(c.out, api.CrossSlot, c.proto)
+			return
+		case !tx.dirty:
+			c.out = appendReply(c.out, fsm.ReplyNilArray, c.proto)
+			return
+		}
+	}
+	if tx.dirty {
+		c.out = errReply(c.out, errExecAbort)
+		return
 	}
 	var replies []fsm.Reply
 	if len(data) > 0 || len(tx.watches) > 0 {

@@ -136,11 +136,34 @@ func TestMultiExecReplies(t *testing.T) {
 		{[]string{"SET", "b", "1"}, "+QUEUED\r\n"},
 		{[]string{"EXEC"}, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
 		{[]string{"EXISTS", "a"}, ":0\r\n"},
+		// As Redis Cluster: the commands queued before a queue-time error
+		// decide CROSSSLOT at EXEC, those after it are not kept.
+		{[]string{"MULTI"}, "+OK\r\n"},
+		{[]string{"SET", "a", "1"}, "+QUEUED\r\n"},
+		{[]string{"SET", "b", "1"}, "+QUEUED\r\n"},
+		{[]string{"MSET", "a", "1", "b", "2"}, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{[]string{"EXEC"}, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{[]string{"MULTI"}, "+OK\r\n"},
+		{[]string{"SET", "a", "1"}, "+QUEUED\r\n"},
+		{[]string{"MSET", "a", "1", "b", "2"}, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{[]string{"SET", "b", "1"}, "+QUEUED\r\n"},
+		{[]string{"EXEC"}, "-EXECABORT Transaction discarded because of previous errors.\r\n"},
+		{[]string{"EXISTS", "a"}, ":0\r\n"},
+		// The keys after numkeys count; a bad numkeys names no keys at all.
+		{[]string{"SINTERCARD", "2", "a", "b", "LIMIT", "-1"}, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{[]string{"MULTI"}, "+OK\r\n"},
+		{[]string{"SINTERCARD", "2", "a", "b"}, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{[]string{"DISCARD"}, "+OK\r\n"},
+		{[]string{"MULTI"}, "+OK\r\n"},
+		{[]string{"SET", "a", "1"}, "+QUEUED\r\n"},
+		{[]string{"ZUNIONSTORE", "b", "x", "c"}, "+QUEUED\r\n"},
+		{[]string{"ZUNIONSTORE", "b", "0", "c"}, "+QUEUED\r\n"},
+		{[]string{"EXEC"}, "*3\r\n+OK\r\n-ERR value is not an integer or out of range\r\n-ERR at least 1 input key is needed for 'zunionstore' command\r\n"},
 		// Keyless commands in a transaction.
 		{[]string{"MULTI"}, "+OK\r\n"},
 		{[]string{"DBSIZE"}, "+QUEUED\r\n"},
 		{[]string{"ECHO", "hi"}, "+QUEUED\r\n"},
-		{[]string{"EXEC"}, "*2\r\n:2\r\n$2\r\nhi\r\n"},
+		{[]string{"EXEC"}, "*2\r\n:3\r\n$2\r\nhi\r\n"}, // {t}a, {t}l, a
 		// RESET ends a transaction.
 		{[]string{"MULTI"}, "+OK\r\n"},
 		{[]string{"RESET"}, "+RESET\r\n"},
@@ -159,6 +182,33 @@ func TestMultiExecReplies(t *testing.T) {
 	c.do("GET", "w")
 	if got := c.do("EXEC"); got != "_\r\n" {
 		t.Fatalf("aborted EXEC in RESP3: %q", got)
+	}
+	// Once a watched key changed, Redis queues nothing: commands in
+	// several slots then fail as the changed transaction, not CROSSSLOT;
+	// with a queue-time error too, EXECABORT.
+	for _, tc := range []struct {
+		cmds [][]string
+		want string
+	}{
+		{[][]string{{"GET", "a"}, {"GET", "b"}}, "_\r\n"},
+		{[][]string{{"GET", "a"}, {"GET", "b"}, {"GET"}}, "-EXECABORT Transaction discarded because of previous errors.\r\n"},
+	} {
+		c.do("WATCH", "w")
+		o.do("SET", "w", "2")
+		c.do("MULTI")
+		for _, q := range tc.cmds {
+			c.do(q...)
+		}
+		if got := c.do("EXEC"); got != tc.want {
+			t.Fatalf("EXEC of %q after a watched key changed: %q, want %q", tc.cmds, got, tc.want)
+		}
+	}
+	c.do("WATCH", "w")
+	c.do("MULTI")
+	c.do("GET", "a")
+	c.do("GET", "b")
+	if got := c.do("EXEC"); got != "-CROSSSLOT Keys in request don't hash to the same slot\r\n" {
+		t.Fatalf("EXEC of keys in several slots, the watched key unchanged: %q", got)
 	}
 }
 

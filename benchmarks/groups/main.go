@@ -2,8 +2,8 @@
 // CPU of a node hosting N groups, and SET throughput with N groups.
 //
 // For every group count it starts a 3-node cluster of real `redraft server`
-// processes on loopback (default raft timings, every node a replica of
-// every group), waits until every slot has a leader and leadership is
+// processes on loopback (default raft timings unless -server-flags says
+// otherwise, every node a replica of every group), waits until every slot has a leader and leadership is
 // spread, then
 //
 //   - idle: reads each node's CPU time (utime+stime from /proc/PID/stat)
@@ -11,7 +11,8 @@
 //     node as a percentage of one core;
 //   - set: runs -clients go-redis cluster-client goroutines doing SET of
 //     random keys (16-byte values) for -set, and reports operations per
-//     second and latency percentiles.
+//     second, latency percentiles, the CPU the three servers used together
+//     (per second and per SET) and the failed SETs by error.
 //
 // Usage:
 //
@@ -25,6 +26,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -50,6 +52,7 @@ var (
 	flagSet        = flag.Duration("set", 10*time.Second, "SET load duration")
 	flagClients    = flag.Int("clients", 64, "concurrent SET clients")
 	flagVerbose    = flag.Bool("v", false, "show the servers' output")
+	flagServer     = flag.String("server-flags", "", "more flags for every `redraft server`, space-separated (e.g. \"--heartbeat-timeout 1s\")")
 )
 
 type quiet struct{}
@@ -70,7 +73,11 @@ func main() {
 		check(cmd.Run())
 	}
 	fmt.Printf("machine: %d CPUs, %s/%s; load average at start: %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, loadAvg())
-	fmt.Printf("cluster: 3 nodes on loopback, default raft timings, 3 replicas per group\n\n")
+	timings := "default raft timings"
+	if *flagServer != "" {
+		timings = "server flags " + *flagServer
+	}
+	fmt.Printf("cluster: 3 nodes on loopback, %s, 3 replicas per group\n\n", timings)
 
 	fmt.Printf("idle CPU over %v, per node (%% of one core):\n", *flagIdle)
 	for _, n := range ints(*flagIdleGroups) {
@@ -82,10 +89,12 @@ func main() {
 	fmt.Printf("\nSET throughput, %d clients, %v, 16-byte values, random keys:\n", *flagClients, *flagSet)
 	for _, n := range ints(*flagSetGroups) {
 		c := start(bin, n)
-		ops, lat := c.setLoad(*flagClients, *flagSet)
+		cpu0, t0 := c.cpuTotal(), time.Now()
+		ops, lat, errs := c.setLoad(*flagClients, *flagSet)
+		cpu, el := c.cpuTotal()-cpu0, time.Since(t0).Seconds()
 		c.stop()
-		fmt.Printf("  %3d groups: %8.0f SET/s  p50 %6.2f ms  p99 %6.2f ms\n", n, ops,
-			ms(lat, 0.50), ms(lat, 0.99))
+		fmt.Printf("  %3d groups: %8.0f SET/s  p50 %6.2f ms  p99 %6.2f ms  servers' CPU %4.0f%% of a core, %4.0f µs per SET  errors: %s\n", n, ops,
+			ms(lat, 0.50), ms(lat, 0.99), 100*cpu/el, 1e6*cpu/(ops*el), errs)
 	}
 	fmt.Printf("\nload average at end: %s\n", loadAvg())
 }
@@ -118,6 +127,7 @@ func start(bin string, groups int) *cluster {
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
 			"--initial-cluster", strings.Join(initial, ","),
 			"--groups", strconv.Itoa(groups), "--log-level", "warn")
+		nd.cmd.Args = append(nd.cmd.Args, strings.Fields(*flagServer)...)
 		if *flagVerbose {
 			nd.cmd.Stdout, nd.cmd.Stderr = os.Stderr, os.Stderr
 		}
@@ -205,6 +215,15 @@ func (c *cluster) idleCPU(d time.Duration) []float64 {
 	return out
 }
 
+// cpuTotal is the CPU time all the cluster's servers have used so far.
+func (c *cluster) cpuTotal() float64 {
+	t := 0.0
+	for _, nd := range c.nodes {
+		t += cpuSeconds(nd.cmd.Process.Pid)
+	}
+	return t
+}
+
 // cpuSeconds is utime+stime of a process, from /proc/PID/stat.
 func cpuSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -217,9 +236,9 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / clkTck
 }
 
-// setLoad runs clients goroutines doing SET for d and returns ops/s and
-// the sorted latencies.
-func (c *cluster) setLoad(clients int, d time.Duration) (float64, []time.Duration) {
+// setLoad runs clients goroutines doing SET for d and returns ops/s, the
+// sorted latencies of the SETs that succeeded and the failures by kind.
+func (c *cluster) setLoad(clients int, d time.Duration) (float64, []time.Duration, string) {
 	var addrs []string
 	for _, nd := range c.nodes {
 		addrs = append(addrs, nd.resp)
@@ -231,6 +250,7 @@ func (c *cluster) setLoad(clients int, d time.Duration) (float64, []time.Duratio
 	var ops atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
+	errs := &errCounts{n: map[string]int{}}
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := range clients {
@@ -243,6 +263,7 @@ func (c *cluster) setLoad(clients int, d time.Duration) (float64, []time.Duratio
 				k := "bench:" + strconv.FormatUint(rng.Uint64()%1_000_000, 10)
 				t := time.Now()
 				if err := cc.Set(ctx, k, val, 0).Err(); err != nil {
+					errs.note(err)
 					continue
 				}
 				mine = append(mine, time.Since(t))
@@ -256,7 +277,36 @@ func (c *cluster) setLoad(clients int, d time.Duration) (float64, []time.Duratio
 	t0 := time.Now()
 	wg.Wait()
 	slices.Sort(lat)
-	return float64(ops.Load()) / time.Since(t0).Seconds(), lat
+	return float64(ops.Load()) / time.Since(t0).Seconds(), lat, errs.String()
+}
+
+// errCounts counts failed SETs by the first word of the error.
+type errCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (e *errCounts) note(err error) {
+	kind, _, _ := strings.Cut(err.Error(), " ")
+	e.mu.Lock()
+	e.n[kind]++
+	e.mu.Unlock()
+}
+
+// String lists the counts, most frequent first; "none" when there were none.
+func (e *errCounts) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.n) == 0 {
+		return "none"
+	}
+	kinds := slices.Collect(maps.Keys(e.n))
+	slices.SortFunc(kinds, func(a, b string) int { return e.n[b] - e.n[a] })
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s %d", k, e.n[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func ms(lat []time.Duration, q float64) float64 {

@@ -26,8 +26,9 @@ var (
 	keepGoing = flag.Int("keep-going", 0, "report up to this many mismatches instead of stopping at the first")
 )
 
-// startRedis starts a redis-server on a free loopback port for the test.
-func startRedis(t *testing.T) string {
+// startRedis starts a redis-server on a free loopback port for the test,
+// with extra arguments.
+func startRedis(t *testing.T, extra ...string) string {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -44,6 +45,7 @@ func startRedis(t *testing.T) string {
 	dir := t.TempDir()
 	c := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--daemonize", "no", "--logfile", dir+"/redis.log")
+	c.Args = append(c.Args, extra...)
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -70,14 +72,19 @@ func startRedis(t *testing.T) string {
 	}
 }
 
-// harness runs commands on both sides.
+// harness runs commands on both sides: Redis, and redraft, which is either
+// a state machine in the process (m) or a server (srv, by protocol).
 type harness struct {
 	t       *testing.T
 	redis   [4]*client // by protocol: [2] and [3]
 	m       *fsm.Machine
+	srv     [4]*client
 	r       *rand.Rand
 	history []string
 	fails   int
+	txs     int // transactions run
+	// txAborted counts transactions that a watched key aborted.
+	txAborted int
 }
 
 func (h *harness) bytesArgs(args []string) [][]byte {
@@ -107,16 +114,33 @@ func (h *harness) fsmDo(args []string) fsm.Reply {
 	if spec == nil || !spec.Write() {
 		return h.m.Read(now, a)
 	}
-	data, err := proto.Marshal(&pb.Entry{Commands: []*pb.Command{{NowMs: now, Seed: h.r.Uint64(), Args: a}}})
+	return h.fsmEntry(a)
+}
+
+// fsmEntry applies one command as a log entry, at the current time.
+func (h *harness) fsmEntry(args [][]byte) fsm.Reply {
+	data, err := proto.Marshal(&pb.Entry{Commands: []*pb.Command{{NowMs: time.Now().UnixMilli(), Seed: h.r.Uint64(), Args: args}}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return h.m.ApplyEntry(data)[0]
 }
 
+// other runs a command on redraft's side over protocol proto.
+func (h *harness) other(proto int, args []string) rv {
+	if h.srv[proto] == nil {
+		return fromReply(h.fsmDo(args), proto)
+	}
+	v, err := h.srv[proto].do(h.bytesArgs(args)...)
+	if err != nil {
+		h.t.Fatalf("redraft: %q: %v", args, err)
+	}
+	return v
+}
+
 func (h *harness) both(proto int, args []string) (rv, rv) {
 	rr := h.redisDo(proto, args)
-	fr := fromReply(h.fsmDo(args), proto)
+	fr := h.other(proto, args)
 	return rr, fr
 }
 
@@ -165,12 +189,18 @@ func TestDifferential(t *testing.T) {
 		defer c.close()
 		h.redis[p] = c
 	}
+	h.runRandom(seed, *nFlag)
+}
+
+// runRandom runs n random commands of the sequence seed on both sides.
+func (h *harness) runRandom(seed uint64, n int) {
+	t := h.t
 	g := &gen{r: rand.New(rand.NewPCG(seed, 2)), lists: fsm.Lookup([]byte("lpush")) != nil}
 	if !g.lists {
 		t.Log("the state machine has no lists: lists are left out")
 	}
 	start := time.Now()
-	for i := 0; i < *nFlag; i++ {
+	for i := 0; i < n; i++ {
 		c := g.next()
 		proto := 2 + h.r.IntN(2)
 		h.history = append(h.history, quote(c.args))
@@ -179,8 +209,8 @@ func TestDifferential(t *testing.T) {
 			h.compareAll(i, g)
 		}
 	}
-	h.compareAll(*nFlag, g)
-	t.Logf("%d commands in %v", *nFlag, time.Since(start).Round(time.Millisecond))
+	h.compareAll(n, g)
+	t.Logf("%d commands (%d of them transactions, %d aborted by WATCH) in %v", n, h.txs, h.txAborted, time.Since(start).Round(time.Millisecond))
 }
 
 func (h *harness) run(i int, c command, proto int) {
@@ -198,7 +228,7 @@ func (h *harness) run(i int, c command, proto int) {
 	case ttl:
 		rr, fr := h.both(proto, c.args)
 		tol := int64(2)
-		if c.args[0] == "PTTL" {
+		if c.args[0] == "PTTL" || c.args[0] == "PEXPIRETIME" {
 			tol = 2000
 		}
 		if rr.typ != ':' || fr.typ != ':' || ((rr.n <= 0 || fr.n <= 0) && rr.n != fr.n) || abs(rr.n-fr.n) > tol {
@@ -206,7 +236,7 @@ func (h *harness) run(i int, c command, proto int) {
 		}
 	case encoding:
 		rr, fr := h.both(proto, c.args)
-		if typ := h.fsmDo([]string{"TYPE", c.args[2]}).Str; (typ == "string" || typ == "list") && rr.typ != '-' && fr.typ != '-' {
+		if typ := h.other(2, []string{"TYPE", c.args[2]}).s; (typ == "string" || typ == "list") && rr.typ != '-' && fr.typ != '-' {
 			break
 		}
 		if rr.String() != fr.String() {
@@ -224,12 +254,12 @@ func (h *harness) run(i int, c command, proto int) {
 			v    rv
 		}{{"redis", rr}, {"fsm", fr}} {
 			if x.v.isNil() {
-				if n := h.fsmDo([]string{"DBSIZE"}).Int; n != 0 {
+				if n := h.other(2, []string{"DBSIZE"}).n; n != 0 {
 					h.mismatch(i, c.args, proto, "%s: nil with %d keys", x.side, n)
 				}
 				continue
 			}
-			if x.v.typ != '$' || h.fsmDo([]string{"EXISTS", x.v.s}).Int != 1 {
+			if x.v.typ != '$' || h.other(2, []string{"EXISTS", x.v.s}).n != 1 {
 				h.mismatch(i, c.args, proto, "%s: %s is not a key", x.side, x.v)
 			}
 		}
@@ -241,44 +271,107 @@ func (h *harness) run(i int, c command, proto int) {
 		h.checkScan(i, c, proto)
 	case dumpRestore:
 		h.checkDumpRestore(i, c, proto)
+	case tx:
+		h.checkTx(i, c, proto)
 	}
 }
 
-func abs(x int64) int64 {
-	if x < 0 {
-		return -x
+// checkTx runs a transaction on both sides: on Redis (and on a redraft
+// server) over one connection: WATCH, the commands in between on the same
+// connection, MULTI, the queued commands, EXEC. On a state machine, as the
+// front door does it: the watched keys' versions read at WATCH, the
+// commands in between applied, then one __exec entry.
+func (h *harness) checkTx(i int, c command, proto int) {
+	conns := []*client{h.redis[proto]}
+	if h.srv[proto] != nil {
+		conns = append(conns, h.srv[proto])
 	}
-	return x
+	var versions []fsm.Version
+	if len(c.watch) > 0 {
+		h.history = append(h.history, "  WATCH "+quote(c.watch))
+		var replies []string
+		for _, cl := range conns {
+			r, err := cl.do(h.bytesArgs(append([]string{"WATCH"}, c.watch...))...)
+			if err != nil {
+				h.t.Fatalf("WATCH: %v", err)
+			}
+			replies = append(replies, r.String())
+		}
+		// CROSSSLOT from a cluster (both sides, or neither).
+		if replies[len(replies)-1] != replies[0] || (len(replies) == 1 && replies[0] != "+OK") {
+			h.mismatch(i, append([]string{"WATCH"}, c.watch...), proto, "redis: %s\n  redraft: %s", replies[0], replies[len(replies)-1])
+		}
+		if h.srv[proto] == nil {
+			versions = h.m.Versions(time.Now().UnixMilli(), h.bytesArgs(c.watch))
+		}
+	}
+	for _, m := range c.meddle {
+		h.history = append(h.history, "  (between WATCH and MULTI) "+quote(m.args))
+		h.run(i, m, proto)
+	}
+	var cmds [][][]byte
+	for _, q := range append([]command{{args: []string{"MULTI"}}}, c.queued...) {
+		if q.args[0] != "MULTI" {
+			h.history = append(h.history, "  (queued) "+quote(q.args))
+			cmds = append(cmds, h.bytesArgs(q.args))
+		}
+		var replies []string
+		for _, cl := range conns {
+			r, err := cl.do(h.bytesArgs(q.args)...)
+			if err != nil {
+				h.t.Fatalf("%q: %v", q.args, err)
+			}
+			replies = append(replies, r.String())
+		}
+		if (len(replies) == 1 && replies[0] != "+OK" && replies[0] != "+QUEUED") || replies[len(replies)-1] != replies[0] {
+			h.mismatch(i, q.args, proto, "queued: redis %s, redraft %s", replies[0], replies[len(replies)-1])
+		}
+	}
+	h.history = append(h.history, "  EXEC")
+	rr := h.redisDo(proto, []string{"EXEC"})
+	var fr rv
+	if h.srv[proto] != nil {
+		fr = h.other(proto, []string{"EXEC"})
+	} else {
+		watches := make([]fsm.Watch, len(versions))
+		for j, v := range versions {
+			watches[j] = fsm.Watch{Key: []byte(c.watch[j]), Version: v}
+		}
+		fr = fromReply(h.fsmEntry(fsm.ExecArgs(watches, cmds)), proto)
+	}
+	if rr.String() != fr.String() {
+		h.mismatch(i, []string{"EXEC"}, proto, "redis: %s\n  fsm:   %s", rr, fr)
+	}
+	h.txs++
+	if rr.isNil() {
+		h.txAborted++
+	}
 }
 
 // members returns the fsm's content of key as the random picks see it:
 // each member (field) with its value (score), and whether the key holds
 // type typ. The two sides hold the same content before the pick.
 func (h *harness) members(key, typ string) (map[string]string, bool) {
-	if got := h.fsmDo([]string{"TYPE", key}).Str; got != typ {
+	if got := h.other(2, []string{"TYPE", key}).s; got != typ {
 		return nil, got == "none"
 	}
 	out := map[string]string{}
-	var r fsm.Reply
+	var r rv
 	switch typ {
 	case "set":
-		r = h.fsmDo([]string{"SMEMBERS", key})
-		for _, e := range r.Array {
-			out[string(e.Bulk)] = ""
+		r = h.other(3, []string{"SMEMBERS", key})
+		for _, e := range r.elems {
+			out[e.s] = ""
 		}
 		return out, true
 	case "hash":
-		r = h.fsmDo([]string{"HGETALL", key})
+		r = h.other(3, []string{"HGETALL", key})
 	case "zset":
-		r = h.fsmDo([]string{"ZRANGE", key, "0", "-1", "WITHSCORES"})
+		r = h.other(3, []string{"ZRANGE", key, "0", "-1", "WITHSCORES"})
 	}
-	for j := 0; j+1 < len(r.Array); j += 2 {
-		v := r.Array[j+1]
-		s := string(v.Bulk)
-		if v.Kind == fsm.KindDouble {
-			s = formatDouble(v.Dbl)
-		}
-		out[string(r.Array[j].Bulk)] = s
+	items := flat(r) // RESP3: scores are doubles, as picks with scores give them
+	for j := 0; j+1 < len(items); j += 2 {
+		out[items[j].s] = items[j+1].s
 	}
 	return out, true
 }
@@ -434,8 +527,8 @@ func (h *harness) checkSPop(i int, c command, proto int) {
 	}
 	// Put back what the state machine took, take what Redis took.
 	if len(fp) > 0 && len(rp) < len(content) {
-		h.fsmDo(append([]string{"SADD", key}, fp...))
-		h.fsmDo(append([]string{"SREM", key}, rp...))
+		h.other(2, append([]string{"SADD", key}, fp...))
+		h.other(2, append([]string{"SREM", key}, rp...))
 	}
 }
 
@@ -459,7 +552,7 @@ func (h *harness) scanElements(side string, proto int, args []string) (map[strin
 		if side == "redis" {
 			v = h.redisDo(proto, a)
 		} else {
-			v = fromReply(h.fsmDo(a), proto)
+			v = h.other(proto, a)
 		}
 		if v.typ == '-' {
 			return nil, v.String(), nil
@@ -534,7 +627,7 @@ func (h *harness) checkDumpRestore(i int, c command, proto int) {
 	rargs := append([]string{"RESTORE", dst, opts[0], rd.s}, opts[1:]...)
 	fargs := append([]string{"RESTORE", dst, opts[0], fd.s}, opts[1:]...)
 	rr := h.redisDo(proto, rargs)
-	fr := fromReply(h.fsmDo(fargs), proto)
+	fr := h.other(proto, fargs)
 	if rr.String() != fr.String() {
 		h.mismatch(i, append([]string{"RESTORE", dst}, opts...), proto, "redis: %s\n  fsm:   %s", rr, fr)
 	}
@@ -542,7 +635,11 @@ func (h *harness) checkDumpRestore(i int, c command, proto int) {
 
 // compareAll compares every key's type, content, expiry and encoding, and
 // the number of keys.
-func (h *harness) compareAll(i int, g *gen) {
+func (h *harness) compareAll(i int, g *gen) { h.compareKeys(i, g.allKeys()) }
+
+// compareKeys compares the number of keys, and keys' type, content, expiry
+// and encoding.
+func (h *harness) compareKeys(i int, keys []string) {
 	check := func(args []string, m mode) {
 		rr, fr := h.both(2, args)
 		a, b := rr.String(), fr.String()
@@ -554,7 +651,7 @@ func (h *harness) compareAll(i int, g *gen) {
 		}
 	}
 	check([]string{"DBSIZE"}, exact)
-	for _, k := range g.allKeys() {
+	for _, k := range keys {
 		rr, _ := h.both(2, []string{"TYPE", k})
 		check([]string{"TYPE", k}, exact)
 		switch rr.s {
@@ -674,4 +771,11 @@ func splitLine(t *testing.T, line string) []string {
 		line = line[i:]
 	}
 	return out
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

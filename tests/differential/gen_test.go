@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/redraft/redraft/fsm"
 )
 
 // mode says how the two replies of a command are compared.
@@ -19,6 +21,11 @@ const (
 	scanAll          // SCAN family: a whole iteration, compared as sets
 	memUsage         // MEMORY USAGE: an integer on both sides, or nil on both
 	dumpRestore      // DUMP on each side, then RESTORE of that payload
+	// tx is a transaction: WATCH of some keys, commands of this or another
+	// client in between, then MULTI, the queued commands, EXEC; the EXEC
+	// replies must agree (a null array on both sides if a watched key
+	// changed).
+	tx
 	// encoding is OBJECT on a key that holds a hash, set or sorted set;
 	// on a string or a list only an error must agree. Redis tells "raw"
 	// from "embstr", and shared integers' reference counts, by a string's
@@ -34,6 +41,11 @@ type command struct {
 	mode mode
 	// typ is the type a random pick reads ("set", "hash", "zset").
 	typ string
+	// A transaction (mode tx): the keys it watches, the commands run
+	// between WATCH and MULTI, and the commands it queues.
+	watch  []string
+	meddle []command
+	queued []command
 }
 
 // gen makes random commands over small pools of keys, members and scores,
@@ -72,9 +84,16 @@ func (g *gen) allKeys() []string {
 }
 
 // key returns a key of the family, or now and then any key (type errors).
+// The sorted sets of lexKeys keep all their scores 0 (Redis leaves the
+// lexicographic ranges of mixed scores unspecified), so other sorted set
+// commands, which add any score, do not pick them.
 func (g *gen) key(family []string) string {
 	if g.chance(0.07) {
-		return g.pick(g.allKeys())
+		k := g.pick(g.allKeys())
+		if &family[0] == &zsetKeys[0] && (k == lexKeys[0] || k == lexKeys[1]) {
+			return g.pick(family)
+		}
+		return k
 	}
 	return g.pick(family)
 }
@@ -202,6 +221,68 @@ func join(a []string, b ...string) []string { return append(append([]string(nil)
 
 // next returns the next command.
 func (g *gen) next() command {
+	if g.chance(0.04) {
+		return g.txCmd()
+	}
+	return g.single()
+}
+
+// exactCmd returns a command whose replies compare exactly and that Redis
+// queues in a transaction (its arity is right).
+func (g *gen) exactCmd() command {
+	for {
+		c := g.single()
+		if c.mode == exact && fsm.Lookup([]byte(c.args[0])).CheckArity(len(c.args)) {
+			return c
+		}
+	}
+}
+
+// txCmd returns a transaction: WATCH of up to two keys (one of which the
+// transaction then uses, now and then), up to two commands in between
+// (which may change a watched key), then one to four queued commands.
+func (g *gen) txCmd() command {
+	c := command{args: []string{"MULTI"}, mode: tx}
+	for n := g.r.IntN(3); n > 0; n-- {
+		c.watch = append(c.watch, g.pick(g.allKeys()))
+	}
+	if len(c.watch) > 0 {
+		for n := g.r.IntN(3); n > 0; n-- {
+			if g.chance(0.5) {
+				c.meddle = append(c.meddle, g.touch(g.pick(c.watch)))
+			} else {
+				c.meddle = append(c.meddle, g.exactCmd())
+			}
+		}
+	}
+	for n := 1 + g.r.IntN(4); n > 0; n-- {
+		c.queued = append(c.queued, g.exactCmd())
+	}
+	return c
+}
+
+// touch returns a command on key k that may change it, or may leave it
+// as it is (a write that finds nothing to do, which does not abort a
+// transaction watching k), or fail on its type.
+func (g *gen) touch(k string) command {
+	m := g.member()
+	sc := "1"
+	if k == lexKeys[0] || k == lexKeys[1] {
+		sc = "0" // these keep all scores 0
+	}
+	return cmd(exact, [][]string{
+		{"SADD", k, m}, {"SREM", k, m}, {"HSET", k, m, "v1"}, {"HDEL", k, m}, {"HSETNX", k, m, "v"},
+		{"ZADD", k, "XX", sc, m}, {"ZADD", k, "NX", sc, m}, {"ZADD", k, sc, m}, {"ZREM", k, m},
+		{"ZINCRBY", k, "0", m}, {"LREM", k, "0", m}, {"LPUSHX", k, m}, {"LTRIM", k, "0", "-1"},
+		{"LSET", k, "0", m}, {"RPOPLPUSH", k, k}, {"SMOVE", k, k, m}, {"SET", k, "v1"}, {"APPEND", k, ""},
+		{"EXPIRE", k, "100000"}, {"EXPIRE", k, "100000", "NX"}, {"PERSIST", k}, {"DEL", k},
+		{"RENAME", k, k}, {"COPY", k, k, "REPLACE"}, {"SINTERSTORE", k, k}, {"ZUNIONSTORE", k, "1", k},
+		{"HINCRBY", k, m, "0"}, {"SETRANGE", k, "0", ""}, {"ZREMRANGEBYSCORE", k, "5", "4"},
+	}[g.r.IntN(29)]...)
+}
+
+// single returns a command outside a transaction.
+func (g *gen) single() command {
 	switch n := g.r.IntN(100); {
 	case n < 8:
 		return g.stringCmd()
@@ -220,7 +301,7 @@ func (g *gen) next() command {
 
 func (g *gen) stringCmd() command {
 	k := g.key(strKeys)
-	switch g.r.IntN(12) {
+	switch g.r.IntN(15) {
 	case 0, 1:
 		return cmd(exact, "SET", k, g.value())
 	case 2:
@@ -241,8 +322,20 @@ func (g *gen) stringCmd() command {
 		return cmd(exact, "GETRANGE", k, g.index(), g.index())
 	case 10:
 		return cmd(exact, "STRLEN", k)
-	default:
+	case 11:
 		return cmd(exact, "GETDEL", k)
+	case 12:
+		return cmd(exact, []string{"INCR", "DECR"}[g.r.IntN(2)], k)
+	case 13:
+		args := []string{"SET", k, g.value()}
+		for _, o := range [][]string{{"NX"}, {"XX"}, {"GET"}, {"KEEPTTL"}, {"EX", "100000"}, {"PX", "0"}} {
+			if g.chance(0.15) {
+				args = append(args, o...)
+			}
+		}
+		return cmd(exact, args...)
+	default:
+		return cmd(exact, "GETEX", k, []string{"PERSIST", "EX", "EXAT"}[g.r.IntN(3)], "100000")
 	}
 }
 
@@ -584,7 +677,7 @@ func (g *gen) zsetCmd() command {
 
 func (g *gen) listCmd() command {
 	k := g.key(listKeys)
-	switch g.r.IntN(16) {
+	switch g.r.IntN(19) {
 	case 0, 1, 2:
 		return cmd(exact, join([]string{[]string{"LPUSH", "RPUSH"}[g.r.IntN(2)], k}, g.members(1, 4)...)...)
 	case 3:
@@ -613,15 +706,38 @@ func (g *gen) listCmd() command {
 		return cmd(exact, "LMOVE", k, g.key(listKeys), []string{"LEFT", "RIGHT"}[g.r.IntN(2)], []string{"LEFT", "RIGHT"}[g.r.IntN(2)])
 	case 14:
 		return cmd(exact, []string{"LPUSHX", "RPUSHX"}[g.r.IntN(2)], k, g.member())
-	default:
+	case 15:
 		return cmd(exact, "RPOPLPUSH", k, g.key(listKeys))
+	case 16:
+		args := []string{"LMPOP"}
+		ks := []string{k}
+		for n := g.r.IntN(3); n > 0; n-- {
+			ks = append(ks, g.key(listKeys))
+		}
+		args = append(append(append(args, strconv.Itoa(len(ks))), ks...), []string{"LEFT", "RIGHT"}[g.r.IntN(2)])
+		if g.chance(0.5) {
+			args = append(args, "COUNT", g.count())
+		}
+		return cmd(exact, args...)
+	default:
+		args := []string{"LPOS", k, g.member()}
+		if g.chance(0.5) {
+			args = append(args, "RANK", []string{"1", "2", "-1", "-3", "0"}[g.r.IntN(5)])
+		}
+		if g.chance(0.5) {
+			args = append(args, "COUNT", []string{"0", "1", "2", "-1"}[g.r.IntN(4)])
+		}
+		if g.chance(0.3) {
+			args = append(args, "MAXLEN", []string{"0", "1", "3", "-1"}[g.r.IntN(4)])
+		}
+		return cmd(exact, args...)
 	}
 }
 
 func (g *gen) keyspaceCmd() command {
 	all := g.allKeys()
 	k := g.pick(all)
-	switch g.r.IntN(26) {
+	switch g.r.IntN(27) {
 	case 0, 1:
 		return cmd(exact, "DEL", k, g.pick(all))
 	case 2:
@@ -657,8 +773,16 @@ func (g *gen) keyspaceCmd() command {
 	case 14:
 		return cmd(exact, "DBSIZE")
 	case 15:
-		// Expiry that decides at once (deletes) or never within the run.
-		return cmd(exact, "EXPIRE", k, []string{"0", "-1", "5000", "100000"}[g.r.IntN(4)])
+		// Expiry that decides at once (deletes) or never within the run,
+		// with the conditions.
+		args := []string{"EXPIRE", k, []string{"0", "-1", "5000", "100000"}[g.r.IntN(4)]}
+		if g.chance(0.4) {
+			args = append(args, []string{"NX", "XX", "GT", "LT", "nx", "FOO"}[g.r.IntN(6)])
+		}
+		if g.chance(0.05) {
+			args = append(args, "XX")
+		}
+		return cmd(exact, args...)
 	case 16:
 		return cmd(exact, "PEXPIREAT", k, []string{"1", "99999999999999"}[g.r.IntN(2)])
 	case 17:
@@ -671,6 +795,8 @@ func (g *gen) keyspaceCmd() command {
 		return cmd(exact, "RESTORE", g.pick(all), "0", "not a payload", []string{"REPLACE", "ABSTTL"}[g.r.IntN(2)])
 	case 22:
 		return cmd(memUsage, "MEMORY", "USAGE", k)
+	case 23:
+		return cmd(ttl, []string{"EXPIRETIME", "PEXPIRETIME"}[g.r.IntN(2)], k)
 	default:
 		return cmd(encoding, "OBJECT", "ENCODING", g.pick(all))
 	}
