@@ -49,8 +49,9 @@ bench-quick: build
 	$(GO) run ./benchmarks/cmd/bench -redraft-bin $(BIN) -quick
 
 # Fuzzing, bounded (part of `make test`): the RESP parser (alone and behind
-# a live server), the log-entry decoder and the snapshot reader, FUZZTIME
-# each. Without -fuzz, `go test` runs the same targets on their seed
+# a live server), the log-entry decoder (entries built from the input, and
+# raw bytes), the snapshot reader, the peer connection and snapshot
+# headers, and WAL recovery from arbitrary segment bytes, FUZZTIME each. Without -fuzz, `go test` runs the same targets on their seed
 # corpora.
 FUZZTIME ?= 10s
 .PHONY: fuzz
@@ -60,13 +61,21 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReaderRoundTrip$$' -fuzztime $(FUZZTIME) ./api/resp/
 	$(GO) test -run '^$$' -fuzz '^FuzzServerConn$$' -fuzztime $(FUZZTIME) ./api/resp/
 	$(GO) test -run '^$$' -fuzz '^FuzzApplyEntry$$' -fuzztime $(FUZZTIME) ./fsm/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEntry$$' -fuzztime $(FUZZTIME) ./fsm/
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) ./fsm/
+	$(GO) test -run '^$$' -fuzz '^FuzzMuxHeader$$' -fuzztime $(FUZZTIME) ./raftnode/
+	$(GO) test -run '^$$' -fuzz '^FuzzSnapHeader$$' -fuzztime $(FUZZTIME) ./raftnode/
+	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./raftnode/wal/
 
 # The long fault campaign (tests/robustness): ROBUST_SEEDS runs of
-# ROBUST_DURATION of faults each, on clusters of 3 or 5 nodes and 1 to 4
-# groups chosen by seed. `make test` runs one short run of the same suite.
-# Failed runs leave the seed, a summary, the history, node logs and the
-# checker's visualisation under ROBUST_OUT.
+# ROBUST_DURATION of faults each, seeds ROBUST_SEED, ROBUST_SEED+1, ...
+# (ROBUST_SEED=0: from the clock), on clusters of 3 or 5 nodes, 1 to 4
+# groups and the WAL or bolt log store chosen by seed; about 70 s per run
+# of 60 s. `make test` runs one short run of the same suite. Each run and
+# the total print operations checked, faults injected by kind, violations
+# and lost writes. Failed runs leave the seed, a summary, the history,
+# node logs and the checker's visualisation under ROBUST_OUT. Two
+# campaigns may run at once with disjoint seed ranges.
 ROBUST_SEEDS    ?= 50
 ROBUST_DURATION ?= 60s
 ROBUST_SEED     ?= 0

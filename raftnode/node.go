@@ -134,6 +134,9 @@ func Open(cfg Config, mux *Mux, m *fsm.Machine) (*Node, error) {
 		return nil, errors.New("raftnode: Open needs a Mux and a Machine")
 	}
 	logger := cfg.Logger.With("group", cfg.GroupID, "node", cfg.NodeID)
+	if err := checkPlanted(logger); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftnode: group %s: %w", cfg.GroupID, err)
 	}
@@ -170,10 +173,11 @@ func (n *Node) open() error {
 	if err := verifyGroupFiles(cfg.Dir); err != nil {
 		return err
 	}
-	store, logs, err := openLogStore(cfg, n.logger)
+	gs, logs, err := openLogStore(cfg, n.logger)
 	if err != nil {
 		return err
 	}
+	store := &closingStore{groupStore: gs}
 	n.store = store
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hcl.Named("snapshots"))
 	if err != nil {

@@ -31,6 +31,9 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrShutdown
 	}
+	if localReadsPlanted() {
+		return nil // a planted bug (faultinject.go): no read check at all
+	}
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
 	}

@@ -21,8 +21,13 @@ type CampaignConfig struct {
 	// Network: "netns", "loopback" or "" (netns when available).
 	Network    string
 	ServerArgs []string
-	Workload   WorkloadConfig
-	Nemesis    NemesisConfig
+	// LogStore is the servers' --log-store ("": the server's default).
+	LogStore string
+	// ServerEnv is extra environment of every server process (planted
+	// bugs: see raftnode/faultinject.go).
+	ServerEnv []string
+	Workload  WorkloadConfig
+	Nemesis   NemesisConfig
 	// StaleKeys is how many keys the follower-read probe uses.
 	StaleKeys int
 	// CheckWorkers and CheckTimeout bound the linearizability check.
@@ -36,6 +41,7 @@ type CampaignResult struct {
 	Network   string
 	Nodes     int
 	Groups    int
+	LogStore  string
 	Check     CheckResult
 	Audit     AuditResult
 	Staleness StalenessReport
@@ -51,10 +57,17 @@ func (r *CampaignResult) Failed() bool {
 		len(r.Staleness.Phantom) > 0 || len(r.Anomalies) > 0 || len(r.Errors) > 0
 }
 
+// Violations counts what no correct server does: keys whose history is
+// not linearizable, reads of values never written, impossible follower
+// reads and impossible replies. Lost writes are counted apart.
+func (r *CampaignResult) Violations() int {
+	return len(r.Check.Illegal) + len(r.Audit.Bogus) + len(r.Staleness.Phantom) + len(r.Anomalies)
+}
+
 // Summary is the run's report, several lines.
 func (r *CampaignResult) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d: %d nodes, %d groups; network: %s\n", r.Seed, r.Nodes, r.Groups, r.Network)
+	fmt.Fprintf(&b, "seed %d: %d nodes, %d groups, log store %s; network: %s\n", r.Seed, r.Nodes, r.Groups, r.LogStore, r.Network)
 	fmt.Fprintf(&b, "  linearizability: %d operations on %d keys checked (%d with unknown outcome): %d keys not linearizable, %d undecided (checker timeout)\n",
 		r.Check.Ops, r.Check.Keys, r.Check.Unknown, len(r.Check.Illegal), len(r.Check.TimedOut))
 	fmt.Fprintf(&b, "  audit: %d acknowledged writes read back, %d lost, %d bogus\n", r.Audit.Audited, len(r.Audit.Lost), len(r.Audit.Bogus))
@@ -63,7 +76,9 @@ func (r *CampaignResult) Summary() string {
 	for _, f := range r.Faults {
 		kinds[f.Kind]++
 	}
-	fmt.Fprintf(&b, "  faults: %d (%s)\n", len(r.Faults), fmtCounts(kinds))
+	fmt.Fprintf(&b, "  faults injected: %d (%s)\n", len(r.Faults), fmtCounts(kinds))
+	fmt.Fprintf(&b, "  verdict: %d violations (%d keys not linearizable, %d bogus reads, %d phantom follower reads, %d anomalies), %d lost writes, %d errors\n",
+		r.Violations(), len(r.Check.Illegal), len(r.Audit.Bogus), len(r.Staleness.Phantom), len(r.Anomalies), len(r.Audit.Lost), len(r.Errors))
 	fmt.Fprintf(&b, "  client operations: %s\n", fmtCounts(r.Counts))
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "  ERROR: %s\n", e)
@@ -125,7 +140,14 @@ type Env struct {
 // RunCampaign runs one campaign and returns what it found. An error means
 // the run could not be set up (no verdict).
 func RunCampaign(env Env, cfg CampaignConfig) (*CampaignResult, error) {
-	res := &CampaignResult{Seed: cfg.Seed, Nodes: cfg.Nodes, Groups: cfg.Groups}
+	res := &CampaignResult{Seed: cfg.Seed, Nodes: cfg.Nodes, Groups: cfg.Groups, LogStore: cfg.LogStore}
+	if res.LogStore == "" {
+		res.LogStore = "default"
+	}
+	args := cfg.ServerArgs
+	if cfg.LogStore != "" {
+		args = append(append([]string(nil), args...), "--log-store", cfg.LogStore)
+	}
 	nw, err := openNetwork(cfg.Network, cfg.Nodes)
 	if err != nil {
 		return nil, err
@@ -145,7 +167,7 @@ func RunCampaign(env Env, cfg CampaignConfig) (*CampaignResult, error) {
 
 	setupCtx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := StartCluster(setupCtx, env.Bin, filepath.Join(env.Scratch, "data"), nw, ClusterConfig{Nodes: cfg.Nodes, Groups: cfg.Groups, Args: cfg.ServerArgs}, env.Logf)
+	c, err := StartCluster(setupCtx, env.Bin, filepath.Join(env.Scratch, "data"), nw, ClusterConfig{Nodes: cfg.Nodes, Groups: cfg.Groups, Args: args, Env: cfg.ServerEnv}, env.Logf)
 	// Processes die before the network and directories go.
 	if c != nil {
 		env.Cleanup(c.KillAll)
@@ -293,10 +315,11 @@ func slicesWithout(s, drop []string) []string {
 }
 
 // shapeFor picks the cluster's shape for a seed when not fixed by flags:
-// 3 or 5 nodes, 1 to 4 groups.
-func shapeFor(seed uint64) (nodes, groups int) {
+// 3 or 5 nodes, 1 to 4 groups, and the log store (the node-wide WAL or a
+// bolt file per group), alternating by seed so that both are exercised.
+func shapeFor(seed uint64) (nodes, groups int, logStore string) {
 	r := rand.New(rand.NewPCG(seed, 0x73686170))
 	nodes = []int{3, 3, 5}[r.IntN(3)]
 	groups = 1 + r.IntN(4)
-	return nodes, groups
+	return nodes, groups, []string{"wal", "bolt"}[seed%2]
 }

@@ -17,6 +17,7 @@ var (
 	flagLong     = flag.Bool("robust.long", false, "the long campaign's profile: more load, longer faults, every fault kind in every run, cluster shape (3 or 5 nodes, 1-4 groups) chosen by seed")
 	flagNodes    = flag.Int("robust.nodes", 0, "nodes per cluster (0: 3, or by seed with -robust.long)")
 	flagGroups   = flag.Int("robust.groups", 0, "raft groups (0: 3, or by seed with -robust.long)")
+	flagLogStore = flag.String("robust.log-store", "", "the servers' --log-store: wal or bolt (default: the server's default, or by seed with -robust.long)")
 	flagNet      = flag.String("robust.net", "auto", "network: netns, loopback or auto (netns when running as root with ip netns)")
 	flagFaults   = flag.String("robust.faults", "", "comma-separated fault kinds (default: all): "+strings.Join(allFaults, ","))
 	flagKeep     = flag.Bool("robust.keep", false, "save the summary and node logs of passing runs too")
@@ -69,7 +70,7 @@ func campaignConfig(seed uint64) CampaignConfig {
 		cfg.Workload.ListKeys = 3
 	}
 	if *flagLong {
-		cfg.Nodes, cfg.Groups = shapeFor(seed)
+		cfg.Nodes, cfg.Groups, cfg.LogStore = shapeFor(seed)
 		cfg.Workload.Workers = 6
 		cfg.Workload.Think = 5 * time.Millisecond
 		cfg.Nemesis.HoldMax = 6 * time.Second
@@ -82,6 +83,9 @@ func campaignConfig(seed uint64) CampaignConfig {
 	}
 	if *flagGroups > 0 {
 		cfg.Groups = *flagGroups
+	}
+	if *flagLogStore != "" {
+		cfg.LogStore = *flagLogStore
 	}
 	if *flagFaults != "" {
 		cfg.Nemesis.Kinds = strings.Split(*flagFaults, ",")
@@ -99,8 +103,9 @@ func TestCampaign(t *testing.T) {
 		seed = uint64(time.Now().UnixNano()) % 1_000_000_000
 	}
 	var (
-		ops, unknown, audited, faults, failed int
-		kinds                                 = map[string]int{}
+		ops, unknown, audited, lost, violations, faults, failed int
+		kinds                                                   = map[string]int{}
+		shapes                                                  = map[string]int{}
 	)
 	for k := 0; k < *flagSeeds; k++ {
 		s := seed + uint64(k)
@@ -118,24 +123,28 @@ func TestCampaign(t *testing.T) {
 			start := time.Now()
 			res, err := RunCampaign(env, cfg)
 			if err != nil {
+				failed++
 				t.Fatalf("seed %d: %v", s, err)
 			}
 			t.Logf("finished in %v\n%s", time.Since(start).Round(time.Second), res.Summary())
 			ops += res.Check.Ops
 			unknown += res.Check.Unknown
 			audited += res.Audit.Audited
+			lost += len(res.Audit.Lost)
+			violations += res.Violations()
 			faults += len(res.Faults)
 			for _, f := range res.Faults {
 				kinds[f.Kind]++
 			}
+			shapes[fmt.Sprintf("%dn/%dg/%s", res.Nodes, res.Groups, res.LogStore)]++
 			if res.Failed() {
 				failed++
 				t.Errorf("seed %d FAILED (artifacts in %s/seed-%d)", s, env.OutDir, s)
 			}
 		})
 	}
-	t.Logf("campaign: %d runs, %d failed; %d operations checked (%d unknown outcome), %d acknowledged writes audited, %d faults (%s)",
-		*flagSeeds, failed, ops, unknown, audited, faults, fmtCounts(kinds))
+	t.Logf("campaign: seeds %d..%d: %d runs, %d failed; %d operations checked (%d unknown outcome); %d violations; %d acknowledged writes audited, %d lost; %d faults injected (%s); clusters (nodes/groups/log store): %s",
+		seed, seed+uint64(*flagSeeds)-1, *flagSeeds, failed, ops, unknown, violations, audited, lost, faults, fmtCounts(kinds), fmtCounts(shapes))
 }
 
 func longFlag() string {

@@ -29,6 +29,7 @@ type Cluster struct {
 	base   string
 	net    Network
 	args   []string // extra server flags for every start
+	env    []string // extra environment of every server process
 	nodes  []*Node
 	groups int // data groups (--groups)
 }
@@ -62,12 +63,13 @@ type ClusterConfig struct {
 	Nodes  int
 	Groups int
 	Args   []string // extra server flags
+	Env    []string // extra environment ("NAME=value") of every server
 }
 
 // StartCluster starts cfg.Nodes servers with empty data directories under
 // base and waits until every group has a leader all members agree on.
 func StartCluster(ctx context.Context, bin, base string, nw Network, cfg ClusterConfig, logf func(string, ...any)) (*Cluster, error) {
-	c := &Cluster{logf: logf, bin: bin, base: base, net: nw, groups: cfg.Groups}
+	c := &Cluster{logf: logf, bin: bin, base: base, net: nw, groups: cfg.Groups, env: cfg.Env}
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return nil, err
 	}
@@ -141,6 +143,9 @@ func (c *Cluster) start(n *Node) error {
 	}
 	cmd := c.net.Command(n.Index, c.bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if len(c.env) > 0 {
+		cmd.Env = append(os.Environ(), c.env...)
+	}
 	// Should the test binary die without cleaning up, the kernel kills the
 	// server too (the flag survives ip's exec of the server).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -261,9 +266,50 @@ func (n *Node) runLog() string {
 	return string(b[n.proc.logOffset:])
 }
 
-// Pause stops node i with SIGSTOP; Resume continues it.
-func (c *Cluster) Pause(i int) error  { return c.nodes[i].signal(syscall.SIGSTOP) }
+// Pause stops node i with SIGSTOP and waits until every thread of the
+// process has stopped: kill returns before the signal takes effect, and a
+// thread may still finish the system call it is in (a write, an fsync).
+// Only then is what the process has written fixed, which CopyData of a
+// paused node relies on. Resume continues it.
+func (c *Cluster) Pause(i int) error {
+	n := c.nodes[i]
+	if err := n.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	pid := n.proc.pid
+	n.mu.Unlock()
+	return poll(context.Background(), 10*time.Second, time.Millisecond, func() error {
+		return allThreadsStopped(pid)
+	})
+}
+
 func (c *Cluster) Resume(i int) error { return c.nodes[i].signal(syscall.SIGCONT) }
+
+// allThreadsStopped returns nil when every thread of process pid is in
+// the stopped state (T in /proc/PID/task/TID/stat).
+func allThreadsStopped(pid int) error {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errGiveUp, err)
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		// The state follows the command name, which is in parentheses
+		// and may itself contain ") ".
+		k := bytes.LastIndexByte(b, ')')
+		if k < 0 || k+2 >= len(b) {
+			return fmt.Errorf("/proc/%d/task/%s/stat: %q", pid, t.Name(), b)
+		}
+		if st := b[k+2]; st != 'T' && st != 't' {
+			return fmt.Errorf("thread %s of %d is in state %c", t.Name(), pid, st)
+		}
+	}
+	return nil
+}
 
 // Restart starts node i again with the same flags and data and waits until
 // it answers PING.

@@ -22,8 +22,10 @@
 //
 // The faults: kill -9 and restart, SIGSTOP/SIGCONT of a leader, network
 // partitions (majority/minority, an isolated leader, a bridge), leadership
-// transfers, a node restarted from a copy of its data taken while it ran,
-// and a crash of every node at once. Partitions need real network
+// transfers, a node restarted from an image of its data taken while it ran
+// (with the process stopped, so that the image is one a crash can leave;
+// nemesis.go says why the node first hands over its leaderships), and a
+// crash of every node at once. Partitions need real network
 // separation: every node runs in its own network namespace (netns.go says
 // why that and not a proxy); without root or `ip netns` the suite runs on
 // loopback and leaves partitions out.
@@ -35,7 +37,20 @@
 //	go test ./tests/robustness -run TestCampaign -v -timeout 0 \
 //		-args -robust.seeds 50 -robust.duration 60s
 //
+// The long profile (-robust.long) picks each seed's cluster: 3 or 5
+// nodes, 1 to 4 groups, and the log store (the node-wide WAL for even
+// seeds, a bolt file per group for odd ones). Every run prints, and the
+// campaign totals, the operations checked, the faults injected by kind,
+// the violations and the lost writes. Two campaign processes may run at
+// once (give them different -robust.seed ranges): network namespaces,
+// their subnets and the artifact directories are named by process and
+// seed.
+//
+// planted_test.go shows the checker is not blind: it plants a bug in the
+// servers (raftnode/faultinject.go: reads without the read check, a SET
+// acknowledged before it commits) and requires a short campaign to fail.
+//
 // startup_test.go checks that damaged data (a truncated log, a corrupt
-// snapshot, a crash in the middle of a snapshot) is reported at start with
-// the name of the file.
+// snapshot, a crash in the middle of a snapshot, a corrupt or truncated
+// WAL segment) is reported at start with the name of the file.
 package robustness

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -322,19 +323,30 @@ func (n *Nemesis) cutFor(ctx context.Context, hold time.Duration, pairs [][2]int
 	return n.c.net.Cut(nil)
 }
 
-// loseUnsynced restarts a node from a copy of its data directory taken
-// while it ran: the node loses everything it wrote after the copy, synced
-// or not. The copy is taken with the process stopped (SIGSTOP), so it is
-// what a crash at that instant would leave with every write reaching the
-// disk; the node then runs on for a while (acknowledging appends and
-// granting votes) and is killed and restarted from the copy.
+// loseUnsynced restarts a node from an image of its data directory taken
+// up to 1.5 s earlier while it ran, so the node forgets what it wrote
+// since: its log's tail, its term and its vote.
 //
-// That loss is beyond raft's fault model when the lost writes were synced
-// (raft counts on a node's acknowledged appends and votes being durable):
-// with the rest of the cluster healthy the leader re-sends what the node
-// lost. The nemesis makes it one fault at a time and waits for full
-// recovery before the next, so a lost acknowledged write after this fault
-// means the cluster failed to repair a single node's rollback.
+// The image must be one a crash can leave, or the node would rightly
+// refuse to start on it: a file-by-file copy of a running process can
+// pair a bolt meta page with pages of a later transaction (a "log that
+// jumps" from one index to a much later one) or catch a WAL segment in
+// mid-write. So the image is taken with the process stopped (SIGSTOP):
+// it is then the page cache as the process left it, what a crash at that
+// instant leaves when every issued write reaches the disk.
+//
+// Forgetting writes that were synced (the node acknowledged appends and
+// granted votes after the image) is beyond raft's fault model: raft
+// counts on them being durable. With one such node at a time and the
+// group's leader alive, the leader re-sends what the node lost (and
+// pre-vote keeps the node's stale term from disturbing it). But if the
+// node led a group when it dies, the election that follows can make a
+// lagging follower leader with the amnesiac node's vote and lose entries
+// that the old leader committed with a copy the amnesiac node has just
+// forgotten: a lost write the fault, not redraft, causes. So before the
+// node is killed it hands over every leadership it holds; if it cannot
+// within a few seconds, the rollback is skipped (the node is killed and
+// restarted on its own data, and the fault's detail says so).
 func (n *Nemesis) loseUnsynced(ctx context.Context, hold time.Duration) (string, error) {
 	i, why := n.target(0.3, true)
 	id := n.id(i)
@@ -351,14 +363,49 @@ func (n *Nemesis) loseUnsynced(ctx context.Context, hold time.Duration) (string,
 	}
 	run := min(hold, 1500*time.Millisecond)
 	sleepCtx(ctx, run)
+	shed, shedErr := n.shedLeadership(ctx, i, 10*time.Second)
 	if err := n.c.Kill(i); err != nil {
 		return id, err
+	}
+	detail := fmt.Sprintf("%s (%s) rolled back by %v", id, why, run.Round(time.Millisecond))
+	if shed != "" {
+		detail += "; handed over " + shed
+	}
+	if shedErr != nil {
+		os.RemoveAll(copyDir)
+		detail = fmt.Sprintf("%s (%s) killed, rollback skipped: %v", id, why, shedErr)
+		return detail, n.c.Restart(context.Background(), i)
 	}
 	if err := n.c.ReplaceData(i, copyDir); err != nil {
 		return id, err
 	}
-	detail := fmt.Sprintf("%s (%s) rolled back by %v", id, why, run.Round(time.Millisecond))
 	return detail, n.c.Restart(context.Background(), i)
+}
+
+// shedLeadership transfers away every leadership node i holds and waits
+// until it leads no group (as every up node sees it), for at most
+// timeout. It returns the groups it handed over.
+func (n *Nemesis) shedLeadership(ctx context.Context, i int, timeout time.Duration) (string, error) {
+	var moved []string
+	err := poll(ctx, timeout, 100*time.Millisecond, func() error {
+		v := n.c.View()
+		var led []string
+		for _, g := range v.Groups() {
+			if v.Leader(g) == i {
+				led = append(led, g)
+			}
+		}
+		if len(led) == 0 && v.ByNode[i] != nil {
+			return nil
+		}
+		for _, g := range led {
+			if err := transferLeader(ctx, n.c.nodes[i].GRPCAddr, g, ""); err == nil && !slices.Contains(moved, g) {
+				moved = append(moved, g)
+			}
+		}
+		return fmt.Errorf("%s still leads %v", n.id(i), led)
+	})
+	return strings.Join(moved, ","), err
 }
 
 func crossPairs(a, b []int) [][2]int {

@@ -30,7 +30,10 @@ type pristine struct {
 
 const damageGroup = "g1"
 
-func preparePristine(t *testing.T) *pristine {
+// preparePristine runs a one-node cluster whose groups keep their logs in
+// logStore ("bolt" or "wal"), writes keys until the damaged group has
+// snapshots, stops it and keeps a copy of its data.
+func preparePristine(t *testing.T, logStore string) *pristine {
 	t.Helper()
 	base := t.TempDir()
 	nw, err := newLoopbackNet(1)
@@ -42,6 +45,7 @@ func preparePristine(t *testing.T) *pristine {
 	args := []string{
 		"--heartbeat-timeout", "400ms", "--election-timeout", "400ms", "--request-timeout", "2s",
 		"--snapshot-threshold", "64", "--trailing-logs", "16", "--snapshot-interval", "100ms",
+		"--log-store", logStore,
 	}
 	c, err := StartCluster(ctx, redraftBin, filepath.Join(base, "data"), nw, ClusterConfig{Nodes: 1, Groups: 1, Args: args}, t.Logf)
 	if c != nil {
@@ -195,7 +199,7 @@ func grepLines(s, sub string) string {
 }
 
 func TestDamagedDataDetectedAtStart(t *testing.T) {
-	p := preparePristine(t)
+	p := preparePristine(t, "bolt")
 
 	t.Run("truncated raft.db", func(t *testing.T) {
 		// Cut the file inside the pages bolt has used (bolt grows the file
@@ -379,4 +383,122 @@ func flipByte(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	t.Logf("flipped byte %d of %s (%d bytes)", i, path, len(b))
+}
+
+// TestDamagedWALDetectedAtStart damages the node-wide WAL (--log-store
+// wal) of a stopped node: a record whose checksum no longer matches, with
+// records after it, and a damaged segment header must stop the node with
+// an error that names the segment; a segment cut inside its records (what
+// a crash in the middle of a write leaves at the end of the newest
+// segment) may be repaired, but the node must say so, naming the file.
+func TestDamagedWALDetectedAtStart(t *testing.T) {
+	p := preparePristine(t, "wal")
+	newest := func(t *testing.T) (string, []walFrame) {
+		t.Helper()
+		segs, err := filepath.Glob(filepath.Join(p.c.nodes[0].Dir, "wal", "*.seg"))
+		if err != nil || len(segs) == 0 {
+			t.Fatalf("no WAL segment in %s: %v", p.c.nodes[0].Dir, err)
+		}
+		slices.Sort(segs)
+		seg := segs[len(segs)-1]
+		frames := walFrames(t, seg)
+		if len(frames) < 8 {
+			t.Fatalf("%s holds %d records; want a log to damage", seg, len(frames))
+		}
+		return seg, frames
+	}
+
+	t.Run("corrupt WAL record", func(t *testing.T) {
+		p.restore(t)
+		seg, frames := newest(t)
+		f := frames[len(frames)/2]
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := f.off + walFrameHeader + f.n/2
+		b[at] ^= 0x5a
+		if err := os.WriteFile(seg, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("flipped byte %d of %s, inside record %d of %d", at, seg, len(frames)/2, len(frames))
+		p.expectRefusal(t, seg)
+	})
+
+	t.Run("corrupt WAL segment header", func(t *testing.T) {
+		p.restore(t)
+		seg, _ := newest(t)
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[2] ^= 0x5a
+		if err := os.WriteFile(seg, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.expectRefusal(t, seg)
+	})
+
+	t.Run("truncated WAL segment", func(t *testing.T) {
+		p.restore(t)
+		seg, frames := newest(t)
+		f := frames[len(frames)/2]
+		cut := int64(f.off + walFrameHeader + f.n/2)
+		if err := os.Truncate(seg, cut); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("truncated %s to %d bytes, inside record %d of %d", seg, cut, len(frames)/2, len(frames))
+		if err := p.c.Start(0); err != nil {
+			t.Fatal(err)
+		}
+		defer p.c.KillAll()
+		// Either the node refuses to start, or it repairs the segment and
+		// reports what it dropped; in both cases its output names the file.
+		var out string
+		err := poll(context.Background(), 20*time.Second, 50*time.Millisecond, func() error {
+			if exited, _, o := p.c.WaitExit(0, 0); exited {
+				out = o
+				return nil
+			}
+			out = p.c.nodes[0].runLog()
+			if strings.Contains(out, seg) {
+				return nil
+			}
+			return fmt.Errorf("running, and its output does not name %s", seg)
+		})
+		if err != nil {
+			t.Fatalf("the node started on a truncated %s without a word about it: %v\n%s", seg, err, tail(out, 25))
+		}
+		t.Logf("the node's output names the truncated segment:\n%s", tail(grepLines(out, seg), 5))
+	})
+}
+
+// walFrame is one record of a WAL segment: its offset and body length.
+type walFrame struct{ off, n int }
+
+// walFrameHeader and walSegHeader are the WAL's on-disk sizes
+// (raftnode/wal/format.go): a record is a 4-byte length and a 4-byte CRC
+// and then its body; a segment starts with a 24-byte header.
+const (
+	walFrameHeader = 8
+	walSegHeader   = 24
+)
+
+// walFrames lists the records of a segment up to its zero-filled end.
+func walFrames(t *testing.T, path string) []walFrame {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []walFrame
+	for off := walSegHeader; off+walFrameHeader <= len(b); {
+		n := int(binary.LittleEndian.Uint32(b[off:]))
+		if n == 0 || off+walFrameHeader+n > len(b) {
+			break
+		}
+		out = append(out, walFrame{off: off, n: n})
+		off += walFrameHeader + n
+	}
+	return out
 }
