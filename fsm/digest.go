@@ -27,8 +27,8 @@ func (s *State) digest() uint64 {
 		num(e.mod)
 		switch e.val.typ {
 		case typeString:
-			num(uint64(len(e.val.str)))
-			h.Write(e.val.str)
+			num(uint64(len(e.val.str())))
+			h.Write(e.val.str())
 		case typeList:
 			digestList(h, listOf(e))
 		case typeSet, typeZSet, typeHash:

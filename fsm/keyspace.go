@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/tidwall/btree"
@@ -13,7 +15,7 @@ import (
 type valueType uint8
 
 const (
-	typeString valueType = 1 // payload in value.str
+	typeString valueType = 1 // payload in value.obj and value.n: value.str()
 	typeList   valueType = 2 // payload in value.obj: *list (quicklist.go)
 	typeSet    valueType = 3 // payload in value.obj: *setObj (sets.go)
 	typeZSet   valueType = 4 // payload in value.obj: *zsetObj (zsetobj.go)
@@ -47,10 +49,47 @@ func (t valueType) typeName() string {
 // an object is changed in place only while no snapshot can hold it (it was
 // made since the last snapshot), and is first copied, in O(1) by
 // copy-on-write, otherwise.
+//
+// A value is 24 bytes. The keyspace tree holds it inside every entry, so its
+// size counts once per key, and up to about twice over with the unused
+// capacity of the tree's nodes (TestEntrySize, BenchmarkMemPerKey). A string
+// is therefore not kept as a []byte (24 bytes on its own) but as its length
+// and, in obj, a *byte to its first byte; str rebuilds the slice.
 type value struct {
 	typ valueType
-	str []byte // typeString
-	obj any    // the other types: a pointer to the type's object
+	n   uint32 // typeString: the length of the string
+	// obj is, for typeString, a *byte to the first of the n bytes (nil
+	// when n is 0); for the other types, a pointer to the type's object.
+	obj any
+}
+
+// maxValueLen is the longest string a value can hold. Strings are at most
+// protoMaxBulkLen long: the RESP and gRPC servers refuse longer arguments,
+// and APPEND and SETRANGE refuse to grow a string past it.
+const maxValueLen = math.MaxUint32
+
+// strValue returns a string value holding b, which it aliases: b must not
+// be changed afterwards. A string longer than maxValueLen cannot be
+// represented and panics; the limits above keep every string far below it.
+func strValue(b []byte) value {
+	if len(b) == 0 {
+		return value{typ: typeString}
+	}
+	if len(b) > maxValueLen {
+		panic(fmt.Sprintf("fsm: a string of %d bytes, longer than a value can hold", len(b)))
+	}
+	return value{typ: typeString, n: uint32(len(b)), obj: unsafe.SliceData(b)}
+}
+
+// str returns the bytes of a string value, never nil (an empty string is a
+// zero-length slice), with a capacity of its length, so that an append
+// copies. The bytes must not be changed.
+func (v value) str() []byte {
+	p, _ := v.obj.(*byte)
+	if p == nil || v.n == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice(p, v.n)
 }
 
 // entry is one key as the keyspace tree holds it (by value, so that a SET
@@ -134,7 +173,7 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // into the key.
 func allocEntry(key []byte, n int, exp int64) (entry, []byte) {
 	if len(key)+n == 0 {
-		return entry{exp: exp, val: value{typ: typeString, str: []byte{}}}, nil
+		return entry{exp: exp, val: strValue(nil)}, nil
 	}
 	buf := make([]byte, len(key)+n)
 	copy(buf, key)
@@ -143,7 +182,7 @@ func allocEntry(key []byte, n int, exp int64) (entry, []byte) {
 		key: unsafe.String(unsafe.SliceData(buf), len(key)),
 		pfx: keyPrefix(key),
 		exp: exp,
-		val: value{typ: typeString, str: v},
+		val: strValue(v),
 	}, v
 }
 

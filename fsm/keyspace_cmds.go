@@ -257,7 +257,7 @@ func cmdRandomKey(s *State, c Ctx, a [][]byte) Reply {
 // moveEntry returns e under another key, keeping its value and expiry.
 func moveEntry(e entry, key []byte) entry {
 	if e.val.typ == typeString {
-		return stringEntry(key, e.val.str, e.exp)
+		return stringEntry(key, e.val.str(), e.exp)
 	}
 	return newObjEntry(key, e.exp, e.val.typ, e.val.obj)
 }
@@ -321,7 +321,7 @@ func cmdCopy(s *State, c Ctx, a [][]byte) Reply {
 	}
 	var ne entry
 	if e.val.typ == typeString {
-		ne = stringEntry(a[2], e.val.str, e.exp)
+		ne = stringEntry(a[2], e.val.str(), e.exp)
 	} else {
 		ne = newObjEntry(a[2], e.exp, e.val.typ, nil)
 		ne.val = cloneObj(e.val, s.gen)
@@ -391,7 +391,7 @@ func cmdObject(s *State, c Ctx, a [][]byte) Reply {
 	case "refcount":
 		// Redis shares the integers 0..9999 (OBJECT REFCOUNT says INT_MAX).
 		if e.val.typ == typeString {
-			if n, ok := parseInt(e.val.str); ok && n >= 0 && n < 10000 {
+			if n, ok := parseInt(e.val.str()); ok && n >= 0 && n < 10000 {
 				return IntReply(math.MaxInt32)
 			}
 		}
@@ -471,8 +471,8 @@ func dumpValue(v value) []byte {
 	w := &bufWriter{b: []byte{byte(v.typ)}}
 	switch v.typ {
 	case typeString:
-		w.uvarint(uint64(len(v.str)))
-		w.write(v.str)
+		w.uvarint(uint64(len(v.str())))
+		w.write(v.str())
 	case typeList:
 		writeList(w, v.obj.(*list))
 	default:
@@ -501,7 +501,7 @@ func undumpValue(p []byte, gen uint64) (v value, badSum, ok bool) {
 		if err != nil {
 			return value{}, false, false
 		}
-		v = value{typ: typeString, str: stringBytes(s)}
+		v = strValue(stringBytes(s))
 	case typ == typeList || isObjType(typ):
 		var err error
 		if v, err = readValue(r, typ, gen); err != nil {
@@ -601,7 +601,7 @@ func cmdRestore(s *State, c Ctx, a [][]byte) Reply {
 		return ReplyOK // already expired
 	}
 	if v.typ == typeString {
-		s.store(stringEntry(a[1], v.str, exp))
+		s.store(stringEntry(a[1], v.str(), exp))
 	} else {
 		s.store(newObjEntry(a[1], exp, v.typ, v.obj))
 	}

@@ -484,8 +484,8 @@ func checkContents(t *testing.T, s *State, m *model) {
 		me, ok := live[e.key]
 		if !ok {
 			t.Errorf("key %q live in the state, not in the model", e.key)
-		} else if string(e.val.str) != me.v || e.exp != me.exp {
-			t.Errorf("key %q: state %q exp %d, model %q exp %d", e.key, e.val.str, e.exp, me.v, me.exp)
+		} else if string(e.val.str()) != me.v || e.exp != me.exp {
+			t.Errorf("key %q: state %q exp %d, model %q exp %d", e.key, e.val.str(), e.exp, me.v, me.exp)
 		}
 		return true
 	})

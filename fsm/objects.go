@@ -150,12 +150,12 @@ func cloneObj(v value, gen uint64) value {
 func objEncoding(v value) string {
 	switch v.typ {
 	case typeString:
-		if len(v.str) <= 20 {
-			if _, ok := parseInt(v.str); ok {
+		if len(v.str()) <= 20 {
+			if _, ok := parseInt(v.str()); ok {
 				return "int"
 			}
 		}
-		if len(v.str) <= 44 {
+		if len(v.str()) <= 44 {
 			return "embstr"
 		}
 		return "raw"
@@ -194,7 +194,7 @@ func memUsage(e entry) int64 {
 	n := int64(memEntry + len(e.key))
 	switch e.val.typ {
 	case typeString:
-		n += int64(len(e.val.str))
+		n += int64(len(e.val.str()))
 	case typeHash:
 		n += memTreeBase
 		hashOf(e).t.Scan(func(it hashItem) bool {

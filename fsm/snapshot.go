@@ -158,8 +158,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		sw.uvarint(e.mod)
 		switch e.val.typ {
 		case typeString:
-			sw.uvarint(uint64(len(e.val.str)))
-			sw.write(e.val.str)
+			sw.uvarint(uint64(len(e.val.str())))
+			sw.write(e.val.str())
 		case typeList:
 			writeList(sw, listOf(e))
 		case typeSet, typeZSet, typeHash:

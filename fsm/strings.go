@@ -51,7 +51,7 @@ func (s *State) readString(key []byte, now int64) (val []byte, ok, wrong bool) {
 	if e.val.typ != typeString {
 		return nil, false, true
 	}
-	return e.val.str, true, false
+	return e.val.str(), true, false
 }
 
 // writeString is readString for write commands (it removes an expired key);
@@ -110,7 +110,7 @@ func (s *State) set(now int64, key, val []byte, o strOpts, exp int64) Reply {
 		case old.val.typ != typeString:
 			return replyWrongType
 		default:
-			reply = BulkReply(old.val.str)
+			reply = BulkReply(old.val.str())
 		}
 	}
 	if (o.nx && found) || (o.xx && !found) {
@@ -171,7 +171,7 @@ func cmdGetDel(s *State, c Ctx, a [][]byte) Reply {
 		return ReplyNil
 	}
 	s.remove(e)
-	return BulkReply(e.val.str)
+	return BulkReply(e.val.str())
 }
 
 func cmdGetEx(s *State, c Ctx, a [][]byte) Reply {
@@ -202,7 +202,7 @@ func cmdGetEx(s *State, c Ctx, a [][]byte) Reply {
 	case o.persist:
 		s.setExpiry(e, 0)
 	}
-	return BulkReply(e.val.str)
+	return BulkReply(e.val.str())
 }
 
 func cmdMGet(s *State, c Ctx, a [][]byte) Reply {
@@ -249,7 +249,7 @@ func cmdAppend(s *State, c Ctx, a [][]byte) Reply {
 		s.store(stringEntry(a[1], a[2], 0))
 		return IntReply(int64(len(a[2])))
 	}
-	old := e.val.str
+	old := e.val.str()
 	total := int64(len(old)) + int64(len(a[2]))
 	if total > maxStringLen {
 		return ErrorReply(ErrStringTooLong)
@@ -318,7 +318,7 @@ func cmdSetRange(s *State, c Ctx, a [][]byte) Reply {
 	}
 	var old []byte
 	if found {
-		old = e.val.str
+		old = e.val.str()
 	}
 	if len(val) == 0 {
 		// Setting nothing changes nothing and creates no key.
@@ -366,7 +366,7 @@ func (s *State) incrBy(now int64, key []byte, d int64) Reply {
 	var cur int64
 	if found {
 		var ok bool
-		if cur, ok = parseInt(e.val.str); !ok {
+		if cur, ok = parseInt(e.val.str()); !ok {
 			return replyNotInteger
 		}
 	}
@@ -387,7 +387,7 @@ func cmdIncrByFloat(s *State, c Ctx, a [][]byte) Reply {
 	}
 	cur := []byte("0")
 	if found {
-		cur = e.val.str
+		cur = e.val.str()
 	}
 	sum, r, ok := addFloats(cur, a[2])
 	if !ok {
@@ -395,5 +395,5 @@ func cmdIncrByFloat(s *State, c Ctx, a [][]byte) Reply {
 	}
 	ne := stringEntry(a[1], sum, e.exp)
 	s.store(ne)
-	return BulkReply(ne.val.str)
+	return BulkReply(ne.val.str())
 }

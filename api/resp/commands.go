@@ -493,7 +493,7 @@ func cmdInfo(s *Server, c *conn, args [][]byte) {
 		runtime.ReadMemStats(&ms)
 		kv("used_memory", ms.HeapAlloc)
 		kv("used_memory_human", fmt.Sprintf("%.2fM", float64(ms.HeapAlloc)/(1<<20)))
-		kv("used_memory_rss", ms.Sys)
+		kv("used_memory_rss", residentBytes(ms.Sys))
 		kv("maxmemory", 0)
 		kv("maxmemory_policy", "noeviction")
 	})
@@ -581,4 +581,22 @@ func cmdConfig(s *Server, c *conn, args [][]byte) {
 	default:
 		c.out = errReply(c.out, "ERR unknown subcommand '"+string(args[1])+"'. Try CONFIG HELP.")
 	}
+}
+
+// residentBytes is the process's resident set size from /proc/self/statm,
+// or fallback where that cannot be read.
+func residentBytes(fallback uint64) uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return fallback
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return fallback
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return fallback
+	}
+	return pages * uint64(os.Getpagesize())
 }

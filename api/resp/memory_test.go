@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,14 +25,33 @@ func TestMemoryAndEncodings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	used := int64(-1)
+	used, rss := int64(-1), int64(-1)
 	for _, l := range strings.Split(info, "\r\n") {
 		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
 			used, _ = strconv.ParseInt(v, 10, 64)
 		}
+		if v, ok := strings.CutPrefix(l, "used_memory_rss:"); ok {
+			rss, _ = strconv.ParseInt(v, 10, 64)
+		}
 	}
 	if !strings.HasPrefix(info, "# Memory\r\n") || used <= 0 {
 		t.Fatalf("INFO memory gives used_memory %d:\n%s", used, info)
+	}
+	// The server runs in this process: used_memory_rss is its resident
+	// size, which the kernel also reports as VmRSS (in kB).
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vmRSS int64 = -1
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			vmRSS = kb << 10
+		}
+	}
+	if vmRSS <= 0 || rss < vmRSS/2 || rss > vmRSS*2 {
+		t.Fatalf("used_memory_rss %d; the process's VmRSS is %d", rss, vmRSS)
 	}
 
 	if err := c.MemoryUsage(ctx, "nokey").Err(); err != redis.Nil {

@@ -78,6 +78,7 @@ func Markdown(r *Results, plots []Plot) string {
 	writeRB(&b, r)
 	writeFailovers(&b, r)
 	writeKeys(&b, r)
+	writeHeap(&b, r)
 	writeProfiles(&b, r)
 
 	if len(plots) > 0 {
@@ -237,20 +238,27 @@ func writeKeys(b *strings.Builder, r *Results) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Many keys: memory, restart, full sync\n\n")
 	if len(r.Memory) > 0 {
-		p("Memory is the growth of INFO `used_memory` (redraft: the Go heap in use) and of the process RSS while the keys\n")
-		p("were written, divided by the number of keys.\n\n")
-		p("| system | node | keys | value | used_memory/key | RSS/key | vs (a) RSS | used_memory after | RSS after |\n|---|---|---|---|---|---|---|---|---|\n")
+		p("Memory is the growth of INFO `used_memory` (redraft: the Go heap allocated) and of the process RSS while the keys\n")
+		p("were written, divided by the number of keys. redraft's `used_memory` also counts garbage the collector has not\n")
+		p("yet freed: *live/key* is `used_memory` right after a forced collection (the heap profile's `gc=1`), the heap\n")
+		p("the keys really hold. Its RSS is larger again: the Go runtime lets the heap grow to about twice the live heap\n")
+		p("before it collects (GOGC=100), and returns freed pages to the OS only gradually.\n\n")
+		p("| system | node | keys | value | used_memory/key | live/key | RSS/key | vs (a) RSS | used_memory after | RSS after |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		ref := memOf(r, RedisAsync)
 		for _, m := range r.Memory {
 			if m.Err != "" {
-				p("| %s | %s | failed: %s |||||||\n", m.System, m.Node, cell(m.Err))
+				p("| %s | %s | failed: %s ||||||||\n", m.System, m.Node, cell(m.Err))
 				continue
 			}
 			vs := ""
 			if ref != nil && ref.PerKeyRSS() > 0 && m.System != RedisAsync {
 				vs = fmt.Sprintf("%.2f×", m.PerKeyRSS()/ref.PerKeyRSS())
 			}
-			p("| %s | %s | %s | %d B | %.0f B | %.0f B | %s | %s | %s |\n", m.System, m.Node, fmtCount(m.Keys), m.ValueSize, m.PerKeyUsed(), m.PerKeyRSS(), vs,
+			live := ""
+			if m.LiveDelta != 0 {
+				live = fmt.Sprintf("%.0f B", m.PerKeyLive())
+			}
+			p("| %s | %s | %s | %d B | %.0f B | %s | %.0f B | %s | %s | %s |\n", m.System, m.Node, fmtCount(m.Keys), m.ValueSize, m.PerKeyUsed(), live, m.PerKeyRSS(), vs,
 				fmtBytes(m.UsedAfter), fmtBytes(m.RSSAfter))
 		}
 		p("\n")
@@ -275,6 +283,65 @@ func writeKeys(b *strings.Builder, r *Results) {
 	}
 	timings("Restart after kill -9 (time from the process start until it serves the last key written):", r.Restarts)
 	timings("Full sync of a new, empty replica (time from its start until it serves the last key written):", r.Syncs)
+}
+
+// writeHeap renders the heap profiles of redraft holding the many keys.
+func writeHeap(b *strings.Builder, r *Results) {
+	if len(r.Heap) == 0 {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	perKey := func(n int64, keys int) string { return fmt.Sprintf("%.0f B", float64(n)/float64(max(keys, 1))) }
+	share := func(n, total int64) string {
+		if total <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total))
+	}
+	p("## Where the memory goes (heap profiles of redraft holding the keys)\n\n")
+	p("Bytes in use on the node once the keys were written, right after a garbage collection, by the function that\n")
+	p("allocated them (`/debug/pprof/heap?gc=1`, inuse_space; the profiler samples allocations, so the figures are\n")
+	p("estimates). Per key is divided by all the keys of the run, the node holding a replica of every group. Saved\n")
+	p("profiles open with `go tool pprof -sample_index=inuse_space -http : <file>`.\n\n")
+	for _, h := range r.Heap {
+		p("### %s, %s keys\n\n", h.Node, fmtCount(h.Keys))
+		if h.Command != "" {
+			p("`%s`\n\n", h.Command)
+		}
+		if h.Err != "" {
+			p("error: %s\n\n", h.Err)
+			continue
+		}
+		p("In use: %s, %s per key", fmtBytes(h.Total), perKey(h.Total, h.Keys))
+		if h.File != "" {
+			p(" — profile: [%s](%s)", h.File, h.File)
+		}
+		p("\n\n")
+		if len(h.Causes) > 0 {
+			p("By cause (from each allocation's stack):\n\n| cause | in use | per key | share |\n|---|---|---|---|\n")
+			for _, c := range h.Causes {
+				p("| %s | %s | %s | %s |\n", cell(c.Cause), fmtBytes(c.Bytes), perKey(c.Bytes, h.Keys), share(c.Bytes, h.Total))
+			}
+			p("\n")
+		}
+		if len(h.Top) > 0 {
+			p("By allocating function:\n\n| in use | per key | %% | function |\n|---|---|---|---|\n")
+			for _, l := range h.Top {
+				if l.Bytes <= 0 {
+					continue
+				}
+				p("| %s | %s | %.2f | `%s` |\n", fmtBytes(l.Bytes), perKey(l.Bytes, h.Keys), l.Percent, cell(l.Symbol))
+			}
+			p("\n")
+		}
+		if len(h.Inclusive) > 0 {
+			p("Including callees:\n\n| in use | %% | function |\n|---|---|---|\n")
+			for _, l := range h.Inclusive {
+				p("| %s | %.2f | `%s` |\n", fmtBytes(l.Bytes), l.Percent, cell(l.Symbol))
+			}
+			p("\n")
+		}
+	}
 }
 
 func writeProfiles(b *strings.Builder, r *Results) {

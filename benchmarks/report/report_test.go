@@ -48,8 +48,11 @@ func fakeResults() *Results {
 	r.Failovers = append(r.Failovers, Failover{System: Sentinel1s, Run: 1, Unavailability: 2 * time.Second, Acked: 900, Checked: 900, Lost: 3, Timeline: []int64{5, 0, 5}})
 	r.Memory = []Memory{
 		{System: RedisAsync, Node: "master", Keys: 1000000, ValueSize: 16, UsedDelta: 80e6, RSSDelta: 90e6},
-		{System: Redraft, Node: "n1 (leader)", Keys: 1000000, ValueSize: 16, UsedDelta: 150e6, RSSDelta: 200e6},
+		{System: Redraft, Node: "n1 (leader)", Keys: 1000000, ValueSize: 16, UsedDelta: 150e6, RSSDelta: 200e6, LiveDelta: 120e6},
 	}
+	r.Heap = []HeapProfile{{System: Redraft, Node: "n1 (leader)", Keys: 1000000, File: "heap-keys-n1.pprof", Total: 125e6,
+		Top:    []HeapLine{{Bytes: 100e6, Percent: 80, Symbol: "btree.nodeSet"}},
+		Causes: []HeapCause{{Cause: "keyspace B-tree nodes", Bytes: 100e6}, {Cause: "other", Bytes: 25e6}}}}
 	r.Restarts = []Timing{{System: Redraft, What: "restart", Keys: 1000000, Duration: 4 * time.Second}, {System: RedisAsync, What: "rdb", Keys: 1000000, Duration: time.Second}}
 	r.RedisBenchmark = []RBRow{{System: RedisAsync, Command: "redis-benchmark -t set,get", Test: "SET", RPS: 30000}, {System: Redraft, Command: "redis-benchmark -t set,get", Test: "SET", RPS: 3000}}
 	r.Profiles = []Profile{{Target: "SET", Scenario: SetC50, Node: "n1", Top: []ProfileLine{{Percent: 12.5, Symbol: "runtime.mallocgc", Object: "redraft"}},
@@ -120,7 +123,10 @@ func TestWriteReportAndPlots(t *testing.T) {
 	for _, want := range []string{
 		"## Targets", "## Machine", "Test CPU", "## Closed loop", "## Open loop", "## redis-benchmark",
 		"## Failover", "## Many keys", "## Where the time goes", "runtime.mallocgc", "fdatasync", "## Exact commands",
-		"redis-server --port 1", "| set-c50 | redraft | 10k/s | 0.25× | 1.25× |", "| set-c50 | 5.00k/s | 10k/s | 2.00× |", "failed: boom", "![", "a note",
+		"redis-server --port 1",
+		"| redraft | n1 (leader) | 1,000,000 | 16 B | 150 B | 120 B | 200 B |", "## Where the memory goes", "| keyspace B-tree nodes | 95.4 MiB | 100 B | 80.0% |",
+		"| 95.4 MiB | 100 B | 80.00 | `btree.nodeSet` |", "[heap-keys-n1.pprof](heap-keys-n1.pprof)", "120 B/key live heap",
+		"| set-c50 | redraft | 10k/s | 0.25× | 1.25× |", "| set-c50 | 5.00k/s | 10k/s | 2.00× |", "failed: boom", "![", "a note",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q", want)

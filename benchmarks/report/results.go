@@ -52,8 +52,10 @@ type Results struct {
 	Restarts       []Timing   `json:"restarts"`
 	Syncs          []Timing   `json:"syncs"`
 	Profiles       []Profile  `json:"profiles"`
-	Commands       []string   `json:"commands"`
-	Notes          []string   `json:"notes"`
+	// Heap holds heap profiles of redraft nodes holding the many keys.
+	Heap     []HeapProfile `json:"heap,omitempty"`
+	Commands []string      `json:"commands"`
+	Notes    []string      `json:"notes"`
 	// Baseline holds redraft's figures from an earlier report, to show
 	// before and after.
 	Baseline *Baseline `json:"baseline,omitempty"`
@@ -180,6 +182,11 @@ type Memory struct {
 	RSSDelta  int64  `json:"rss_delta"`  // process RSS after minus before
 	UsedAfter int64  `json:"used_after"`
 	RSSAfter  int64  `json:"rss_after"`
+	// LiveDelta is used_memory right after a forced garbage collection
+	// (the live heap), after minus before; 0: not measured. redraft's
+	// used_memory is the Go heap allocated, which between collections also
+	// counts garbage not yet collected.
+	LiveDelta int64  `json:"live_delta,omitempty"`
 	Err       string `json:"err,omitempty"`
 }
 
@@ -188,6 +195,9 @@ func (m Memory) PerKeyUsed() float64 { return float64(m.UsedDelta) / float64(max
 
 // PerKeyRSS is RSS per key.
 func (m Memory) PerKeyRSS() float64 { return float64(m.RSSDelta) / float64(max(m.Keys, 1)) }
+
+// PerKeyLive is the live heap per key (0: not measured).
+func (m Memory) PerKeyLive() float64 { return float64(m.LiveDelta) / float64(max(m.Keys, 1)) }
 
 // Timing is one timed event: a restart, a full sync.
 type Timing struct {
@@ -221,6 +231,40 @@ type Profile struct {
 	Syscalls []SyscallLine `json:"syscalls"`
 	Window   time.Duration `json:"window_ns"`
 	Err      string        `json:"err,omitempty"`
+}
+
+// HeapProfile is a heap profile (bytes in use after a garbage collection)
+// of a redraft node holding Keys keys.
+type HeapProfile struct {
+	System  string `json:"system"`
+	Node    string `json:"node"`
+	Keys    int    `json:"keys"`
+	Command string `json:"command"`
+	// File is the saved profile, next to the report.
+	File string `json:"file,omitempty"`
+	// Total is the bytes in use the profile accounts for (an estimate
+	// from sampled allocations).
+	Total int64 `json:"total"`
+	// Top has the functions that allocated the most of the bytes in use,
+	// Inclusive those with the most including their callees.
+	Top       []HeapLine `json:"top"`
+	Inclusive []HeapLine `json:"inclusive"`
+	// Causes splits Total by what holds the bytes, from the stacks.
+	Causes []HeapCause `json:"causes"`
+	Err    string      `json:"err,omitempty"`
+}
+
+// HeapLine is one function of a heap profile.
+type HeapLine struct {
+	Bytes   int64   `json:"bytes"`
+	Percent float64 `json:"percent"`
+	Symbol  string  `json:"symbol"`
+}
+
+// HeapCause is the bytes in use for one cause.
+type HeapCause struct {
+	Cause string `json:"cause"`
+	Bytes int64  `json:"bytes"`
 }
 
 // SyscallLine is one system call's count and time over a profile window.

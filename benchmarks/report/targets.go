@@ -146,6 +146,9 @@ func Targets(r *Results) []Target {
 		d, a := memOf(r, Redraft), memOf(r, RedisAsync)
 		if d != nil {
 			t.Redraft = fmt.Sprintf("%.0f B/key RSS, %.0f B/key used_memory (%s keys)", d.PerKeyRSS(), d.PerKeyUsed(), fmtCount(d.Keys))
+			if d.LiveDelta != 0 {
+				t.Redraft = fmt.Sprintf("%.0f B/key RSS, %.0f B/key used_memory, %.0f B/key live heap (%s keys)", d.PerKeyRSS(), d.PerKeyUsed(), d.PerKeyLive(), fmtCount(d.Keys))
+			}
 		}
 		if a != nil {
 			t.Reference = fmt.Sprintf("%.0f B/key RSS, %.0f B/key used_memory", a.PerKeyRSS(), a.PerKeyUsed())

@@ -64,3 +64,61 @@ Showing nodes accounting for 2.50s, 78.12% of 3.20s total
 		t.Fatalf("%+v", cum)
 	}
 }
+
+func TestParseHeapTop(t *testing.T) {
+	out := `File: redraft
+Type: inuse_space
+Showing nodes accounting for 252690000B, 98.08% of 257630000B total
+      flat  flat%   sum%        cum   cum%
+ 191370000B 74.28% 74.28%  192370000B 74.67%  github.com/tidwall/btree.(*BTreeG[go.shape.struct { a string; b uint64 }]).nodeSet
+  37000000B 14.36% 88.64%   37000000B 14.36%  github.com/redraft/redraft/fsm.allocEntry
+         0     0% 88.64%  236070000B 91.63%  github.com/redraft/redraft/fsm.(*Machine).ApplyEntry
+`
+	flat, total := parseHeapTop(out, false)
+	if total != 257630000 || len(flat) != 3 || flat[0].Bytes != 191370000 || flat[0].Percent != 74.28 ||
+		flat[0].Symbol != "github.com/tidwall/btree.(*BTreeG[go.shape.struct{…}]).nodeSet" || flat[2].Bytes != -1 {
+		t.Fatalf("flat: total %d, %+v", total, flat)
+	}
+	cum, _ := parseHeapTop(out, true)
+	if cum[2].Bytes != 236070000 || cum[2].Percent != 91.63 {
+		t.Fatalf("cum: %+v", cum)
+	}
+}
+
+func TestHeapCauses(t *testing.T) {
+	sep := "-----------+-------------------------------------------------------\n"
+	out := "File: redraft\nType: inuse_space\n" + sep +
+		"     bytes:  6kB\n" +
+		"  6000B   github.com/tidwall/btree.(*BTreeG[go.shape.struct { fsm.key string }]).nodeSet\n" +
+		"          github.com/redraft/redraft/fsm.(*State).store\n" +
+		"          github.com/hashicorp/raft.(*Raft).runFSM\n" + sep +
+		"     bytes:  32B\n" +
+		"  3000B   github.com/redraft/redraft/fsm.allocEntry\n" +
+		"          github.com/redraft/redraft/fsm.stringEntry (inline)\n" + sep +
+		"     bytes:  48kB\n" +
+		"  500B   github.com/hashicorp/go-msgpack/v2/codec.decByteSlice\n" +
+		"         github.com/hashicorp/raft.(*NetworkTransport).handleCommand\n" + sep +
+		"     bytes:  112B\n" +
+		"         0   time.NewTimer\n" +
+		"             github.com/redraft/redraft/raftnode/wal.(*WAL).gather\n" + sep +
+		"     bytes:  64kB\n" +
+		"  100B   bufio.NewWriterSize (inline)\n" +
+		"         github.com/redraft/redraft/api/resp.(*Server).serveConn\n" + sep
+	ts := parseTraces(out)
+	if len(ts) != 5 || ts[0].Bytes != 6000 || len(ts[0].Frames) != 3 || ts[3].Bytes != 0 || ts[4].Frames[0] != "bufio.NewWriterSize (inline)" {
+		t.Fatalf("traces: %+v", ts)
+	}
+	got := heapCauses(ts)
+	want := []struct {
+		prefix string
+		bytes  int64
+	}{{"keyspace B-tree", 6000}, {"key and value bytes", 3000}, {"raft:", 500}, {"other", 100}}
+	if len(got) != len(want) {
+		t.Fatalf("causes: %+v", got)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i].Cause, w.prefix) || got[i].Bytes != w.bytes {
+			t.Fatalf("cause %d: %+v, want %s… %d", i, got[i], w.prefix, w.bytes)
+		}
+	}
+}

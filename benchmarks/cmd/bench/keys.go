@@ -285,12 +285,10 @@ func (b *bench) redraftKeys(ctx context.Context, n int, last, val string) error 
 	}
 	// Memory: the node leading the most groups first (the one the targets use).
 	if lerr == nil {
-		after, err := sampleMem(ctx, leader.RESPAddr, leader.Proc)
-		b.res.Memory = append(b.res.Memory, memRow(report.Redraft, fmt.Sprintf("%s (leads %d of the groups)", leader.ID, leads), n, before[leader.ID], after, err))
+		b.redraftMemory(ctx, leader, fmt.Sprintf("%s (leads %d of the groups)", leader.ID, leads), n, before[leader.ID])
 	}
 	if follower != leader {
-		after, err := sampleMem(ctx, follower.RESPAddr, follower.Proc)
-		b.res.Memory = append(b.res.Memory, memRow(report.Redraft, follower.ID, n, before[follower.ID], after, err))
+		b.redraftMemory(ctx, follower, follower.ID, n, before[follower.ID])
 	}
 
 	// Restart of a node: kill -9, start, until it serves its own state and
@@ -340,6 +338,33 @@ func (b *bench) redraftKeys(ctx context.Context, n int, last, val string) error 
 		log.Printf("redraft: %s with %d keys: %v (listening %v) %s", phase.what, n, t.Duration.Round(time.Millisecond), t.Listening.Round(time.Millisecond), t.Err)
 	}
 	return nil
+}
+
+// redraftMemory records the memory of node nd holding n keys: INFO
+// used_memory and RSS as they are, then, when the node serves pprof, a heap
+// profile taken right after a forced garbage collection, and used_memory
+// after that collection (the live heap).
+func (b *bench) redraftMemory(ctx context.Context, nd *systems.RedraftNode, label string, n int, before memSample) {
+	after, err := sampleMem(ctx, nd.RESPAddr, nd.Proc)
+	row := memRow(report.Redraft, label, n, before, after, err)
+	if nd.PprofAddr != "" && err == nil {
+		hp, err := heapProfile(ctx, nd.PprofAddr, filepath.Join(b.cfg.out, "heap-keys-"+nd.ID+".pprof"))
+		hp.System, hp.Node, hp.Keys = report.Redraft, label, n
+		if err != nil {
+			hp.Err = err.Error()
+		} else if live, err := sampleMem(ctx, nd.RESPAddr, nd.Proc); err == nil {
+			row.LiveDelta = live.used - before.used
+		}
+		b.res.Heap = append(b.res.Heap, *hp)
+		log.Printf("redraft: heap profile of %s: %s in use after GC, used_memory %s/key live", nd.ID, fmtMiB(hp.Total), fmtPerKey(row.LiveDelta, n))
+	}
+	b.res.Memory = append(b.res.Memory, row)
+}
+
+func fmtMiB(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func fmtPerKey(n int64, keys int) string {
+	return fmt.Sprintf("%.0f B", float64(n)/float64(max(keys, 1)))
 }
 
 // committed returns, per group, the commit index of its leader among the

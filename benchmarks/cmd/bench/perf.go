@@ -305,3 +305,189 @@ func shortShapes(sym string) string {
 		sym = sym[:i] + "go.shape.struct{…}" + sym[j+1:]
 	}
 }
+
+// fetchTo saves the body of a GET of url in file.
+func fetchTo(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// heapProfile fetches a heap profile from a Go pprof endpoint right after a
+// garbage collection (gc=1), so that it holds live objects only, keeps it
+// in file, and reads it: the functions that allocated the most of the
+// bytes in use (flat) and including callees (cumulative), and the bytes in
+// use by cause (heapCauses).
+func heapProfile(ctx context.Context, addr, file string) (*report.HeapProfile, error) {
+	url := fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", addr)
+	base := filepath.Base(file)
+	hp := &report.HeapProfile{File: base,
+		Command: "curl -o " + base + " '" + url + "' && go tool pprof -sample_index=inuse_space -top " + base}
+	if err := fetchTo(ctx, url, file); err != nil {
+		return hp, err
+	}
+	pprof := func(args ...string) (string, error) {
+		a := append([]string{"tool", "pprof", "-sample_index=inuse_space", "-unit=B"}, args...)
+		out, err := exec.CommandContext(ctx, "go", append(a, file)...).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go tool pprof: %v: %s", err, lastLine(string(out)))
+		}
+		return string(out), nil
+	}
+	out, err := pprof("-top", "-nodecount=25")
+	if err != nil {
+		return hp, err
+	}
+	hp.Top, hp.Total = parseHeapTop(out, false)
+	if out, err = pprof("-top", "-cum", "-nodecount=25"); err != nil {
+		return hp, err
+	}
+	hp.Inclusive, _ = parseHeapTop(out, true)
+	if out, err = pprof("-traces"); err != nil {
+		return hp, err
+	}
+	hp.Causes = heapCauses(parseTraces(out))
+	return hp, nil
+}
+
+// parseHeapTop reads go tool pprof -unit=B -top output: the total from
+// "Showing nodes accounting for X, P% of T total" and rows
+// "flat flat% sum% cum cum% name" with byte counts as "123B".
+func parseHeapTop(out string, cumulative bool) ([]report.HeapLine, int64) {
+	var lines []report.HeapLine
+	var total int64
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, "% of "); strings.HasPrefix(l, "Showing nodes") && i >= 0 {
+			total = parseBytesB(strings.TrimSuffix(strings.TrimSpace(l[i+len("% of "):]), " total"))
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) < 6 || !strings.HasSuffix(f[1], "%") || !strings.HasSuffix(f[4], "%") {
+			continue
+		}
+		n, pct := f[0], f[1]
+		if cumulative {
+			n, pct = f[3], f[4]
+		}
+		v, err := strconv.ParseFloat(strings.TrimSuffix(pct, "%"), 64)
+		if err != nil {
+			continue
+		}
+		lines = append(lines, report.HeapLine{Bytes: parseBytesB(n), Percent: v, Symbol: shortShapes(strings.Join(f[5:], " "))})
+	}
+	return lines, total
+}
+
+// parseBytesB reads "123B" (pprof -unit=B); -1 if it is not that.
+func parseBytesB(s string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSuffix(s, "B"), 10, 64)
+	if err != nil || !strings.HasSuffix(s, "B") {
+		return -1
+	}
+	return n
+}
+
+// heapTrace is one stack of a heap profile and the bytes in use it
+// allocated; Frames run from the allocating function to the root.
+type heapTrace struct {
+	Bytes  int64
+	Frames []string
+}
+
+// parseTraces reads go tool pprof -unit=B -traces output: one block per
+// sample, after a dashed separator, with an optional "bytes: <size>" label
+// line, then "<value> <leaf frame>" (the value "0" or "<n>B"), then one
+// frame a line.
+func parseTraces(out string) []heapTrace {
+	var ts []heapTrace
+	var cur *heapTrace
+	inBlock := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "-----------+") {
+			cur, inBlock = nil, true
+			continue
+		}
+		f := strings.Fields(l)
+		if !inBlock || len(f) == 0 || strings.HasSuffix(f[0], ":") {
+			continue
+		}
+		if cur == nil {
+			n := parseBytesB(f[0])
+			if f[0] == "0" {
+				n = 0
+			}
+			if n < 0 || len(f) < 2 {
+				continue
+			}
+			ts = append(ts, heapTrace{Bytes: n})
+			cur = &ts[len(ts)-1]
+			f = f[1:]
+		}
+		cur.Frames = append(cur.Frames, strings.Join(f, " "))
+	}
+	return ts
+}
+
+// heapCause names what holds the bytes of one heap stack, from the frames
+// on it. The order of the checks matters: the keyspace tree's nodes are
+// allocated under the fsm's Apply, which is under raft's.
+func heapCause(frames []string) string {
+	has := func(prefix string) bool {
+		for _, f := range frames {
+			if strings.HasPrefix(f, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	const fsm = "github.com/redraft/redraft/fsm."
+	switch {
+	case has("github.com/tidwall/btree.") && has(fsm):
+		return "keyspace B-tree nodes (fsm entries stored by value in node arrays)"
+	case len(frames) > 0 && strings.HasPrefix(frames[0], fsm+"allocEntry"):
+		return "key and value bytes (fsm, one allocation per string key)"
+	case has(fsm):
+		return "fsm, other (objects, expiry index, apply buffers)"
+	case has("github.com/redraft/redraft/raftnode/wal."):
+		return "write-ahead log buffers and entries in memory"
+	case has("github.com/hashicorp/raft.") || has("github.com/redraft/redraft/raftnode."):
+		return "raft: transport buffers, received entries, log cache"
+	}
+	return "other (runtime, servers, connections)"
+}
+
+// heapCauses sums the bytes of traces by cause, largest first.
+func heapCauses(ts []heapTrace) []report.HeapCause {
+	sum := map[string]int64{}
+	for _, t := range ts {
+		if t.Bytes > 0 {
+			sum[heapCause(t.Frames)] += t.Bytes
+		}
+	}
+	var cs []report.HeapCause
+	for c, n := range sum {
+		cs = append(cs, report.HeapCause{Cause: c, Bytes: n})
+	}
+	slices.SortFunc(cs, func(a, b report.HeapCause) int {
+		return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), cmp.Compare(a.Cause, b.Cause))
+	})
+	return cs
+}
