@@ -245,14 +245,10 @@ func runServer(argv []string) error {
 	return err
 }
 
-// defaultGroups is --groups when not given. It stays 1 (one group owning
-// every slot, the foundation's layout) because the end-to-end suite in
-// tests/e2e starts servers without --groups and relies on that layout (group
-// g1 owning slots 0-16383, a single leader for every key). Multi-group
-// clusters pass --groups; `redraft dev` starts three groups. Once tests/e2e
-// passes --groups 1 where it needs it, this becomes 3, as the sharding
-// issue asks.
-const defaultGroups = 1
+// defaultGroups is --groups when not given: three groups, so that a
+// 3-node cluster has one leader per node and writes are spread over all
+// of them.
+const defaultGroups = 3
 
 // writeFileSync writes a file durably: temp file, fsync, rename.
 func writeFileSync(path string, b []byte) error {

@@ -216,6 +216,8 @@ func (n *Node) args() []string {
 		"--grpc-addr", n.GRPCAddr,
 		"--peer-addr", n.PeerAddr,
 		"--initial-cluster", n.c.initialCluster(),
+		// One group owning every slot: these tests follow one leader.
+		"--groups", "1",
 	}
 	return append(a, n.c.opts.Args...)
 }
