@@ -109,6 +109,8 @@ type Node struct {
 
 	verify verifier // coalesced VerifyLeader rounds (read.go)
 
+	changes atomic.Int64 // membership changes submitted and not yet done (members.go)
+
 	leaderCh chan bool // latest leadership change, for the owner
 	obsCh    chan raft.Observation
 	observer *raft.Observer
@@ -428,8 +430,9 @@ func (n *Node) AddVoter(ctx context.Context, p Peer) error {
 	if p.ID == "" || p.Addr == "" {
 		return errors.New("raftnode: AddVoter needs an id and an address")
 	}
+	n.changes.Add(1)
 	f := n.raft.AddVoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, enqueueTimeout)
-	if err := n.waitFuture(ctx, f); err != nil {
+	if err := n.waitChange(ctx, f); err != nil {
 		return n.controlErr("add voter "+p.ID, err)
 	}
 	n.logger.Info("raftnode: member added", "member", p.ID, "addr", p.Addr)
@@ -442,8 +445,9 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	if n.closed.Load() {
 		return ErrShutdown
 	}
+	n.changes.Add(1)
 	f := n.raft.RemoveServer(raft.ServerID(id), 0, enqueueTimeout)
-	if err := n.waitFuture(ctx, f); err != nil {
+	if err := n.waitChange(ctx, f); err != nil {
 		return n.controlErr("remove member "+id, err)
 	}
 	n.logger.Info("raftnode: member removed", "member", id)

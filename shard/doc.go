@@ -16,6 +16,11 @@
 // own state machine ("__own"), so a group refuses keys of slots it does not
 // own, whatever a stale router sends it.
 //
+// A replica moves from one node to another through the map (move.go):
+// MoveReplica writes a map with the new members, the group's leader adds
+// and removes raft members to match it, and the removed node deletes its
+// replica once its removal is committed.
+//
 // Besides, the Host runs the leader duties of the groups it leads (the
 // ownership entry, active expiry), polls the other nodes for the raft state
 // of their groups (peers.go: leaders of groups not hosted here, liveness,

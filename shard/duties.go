@@ -38,6 +38,7 @@ func (h *Host) leaderLoop() {
 				}
 			}
 			h.expire(g)
+			h.reconcileMembers(g)
 		}
 	}
 }

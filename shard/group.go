@@ -21,6 +21,9 @@ type Group struct {
 	m     *fsm.Machine
 	meta  bool
 	owned atomic.Bool // the machine has applied an ownership (data groups)
+	// membersEpoch is the map epoch whose members the raft configuration
+	// was last found to match, while led here (move.go).
+	membersEpoch atomic.Uint64
 }
 
 // ID returns the group's id.

@@ -121,9 +121,12 @@ type Host struct {
 	peers peerView
 
 	mu     sync.Mutex
-	groups map[string]*Group   // open data groups, by id
-	nodes  map[string]NodeInfo // resolved addresses of nodes the map does not describe yet
-	closed bool
+	groups map[string]*Group // open data groups, by id
+	// retiring are the groups whose removed replica is being closed and
+	// deleted (move.go); no new replica of them opens meanwhile.
+	retiring map[string]bool
+	nodes    map[string]NodeInfo // resolved addresses of nodes the map does not describe yet
+	closed   bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -157,12 +160,17 @@ func Open(cfg Config, peerLn net.Listener) (*Host, error) {
 		cfg.Raft.WAL, ownWAL = w, w
 	}
 	h := &Host{
-		wal:    ownWAL,
-		cfg:    cfg,
-		log:    cfg.Logger,
-		groups: map[string]*Group{},
-		nodes:  map[string]NodeInfo{cfg.Self.ID: cfg.Self},
-		stop:   make(chan struct{}),
+		wal:      ownWAL,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		groups:   map[string]*Group{},
+		retiring: map[string]bool{},
+		nodes:    map[string]NodeInfo{cfg.Self.ID: cfg.Self},
+		stop:     make(chan struct{}),
+	}
+	if err := h.cleanRemoved(); err != nil {
+		h.closeWAL()
+		return nil, err
 	}
 	h.peers.nodes = map[string]*peerState{}
 	h.mux = raftnode.NewMux(peerLn, cfg.Logger)
@@ -182,6 +190,9 @@ func Open(cfg Config, peerLn net.Listener) (*Host, error) {
 	if m, err := readLatestMap(meta.m, nil); err != nil {
 		h.log.Error("shard: reading the slot map from the metadata replica", "err", err)
 	} else if m != nil {
+		h.mu.Lock()
+		h.openLeftovers(m)
+		h.mu.Unlock()
 		if err := h.applyMap(m); err != nil {
 			h.closeGroups()
 			h.mux.Close()
@@ -218,8 +229,8 @@ func (h *Host) openGroup(id string, peers []raftnode.Peer) (*Group, error) {
 }
 
 // applyMap opens the data groups of m this node is a member of and routes
-// with m from now on. Groups the node no longer belongs to stay open (moving
-// replicas is not done yet) but are no longer routed to.
+// with m from now on. A replica of a group the node no longer belongs to
+// stays open and routed until its removal is committed (move.go).
 func (h *Host) applyMap(m *Map) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -233,17 +244,22 @@ func (h *Host) applyMap(m *Map) error {
 	var errs []error
 	for i, gi := range m.Groups {
 		if !gi.Has(h.cfg.Self.ID) {
+			// A replica the map no longer lists serves (as leader or
+			// follower) until its removal from the group is committed.
+			if g := h.groups[gi.ID]; g != nil {
+				rt.local[i] = g
+				rt.list = append(rt.list, g)
+			}
 			continue
 		}
 		g := h.groups[gi.ID]
 		if g == nil {
-			peers := make([]raftnode.Peer, 0, len(gi.Members))
-			for _, id := range gi.Members {
-				n, _ := m.Node(id)
-				peers = append(peers, raftnode.Peer{ID: id, Addr: n.PeerAddr})
+			if h.retiring[gi.ID] {
+				errs = append(errs, fmt.Errorf("shard: group %s: its removed replica is still being deleted", gi.ID))
+				continue
 			}
 			var err error
-			g, err = h.openGroup(gi.ID, peers)
+			g, err = h.openGroup(gi.ID, h.foundingPeers(m, &gi))
 			if err != nil {
 				errs = append(errs, err)
 				continue

@@ -89,6 +89,7 @@ func (h *Host) watchMap() {
 			return
 		case <-t.C:
 		}
+		h.retireReplicas()
 		cur := h.Map()
 		m, err := readLatestMap(h.meta.m, cur)
 		if err != nil {

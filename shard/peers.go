@@ -38,6 +38,9 @@ type groupReport struct {
 	Leader  string `json:"leader,omitempty"`
 	Applied uint64 `json:"applied"`
 	Commit  uint64 `json:"commit"`
+	// Voters are the voters of the committed configuration, reported by
+	// the leader only.
+	Voters []string `json:"voters,omitempty"`
 }
 
 // reportJSON is this node's report; the Mux calls it for every info request.
@@ -58,6 +61,7 @@ func localReport(g *Group) groupReport {
 	return groupReport{
 		ID: g.id, State: strings.ToLower(st.State.String()), Term: st.Term,
 		Leader: st.LeaderID, Applied: st.AppliedIndex, Commit: st.CommitIndex,
+		Voters: leaderVoters(g),
 	}
 }
 

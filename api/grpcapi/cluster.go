@@ -173,3 +173,40 @@ func stateTitle(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// MoveReplica moves a group's replica from one node to another; it runs on
+// the metadata group's leader (shard.Host.MoveReplica says how).
+func (c clusterService) MoveReplica(ctx context.Context, req *pb.MoveReplicaRequest) (*pb.MoveReplicaResponse, error) {
+	h := c.s.cfg.Host
+	switch {
+	case req.GetGroup() == "":
+		return nil, status.Error(codes.InvalidArgument, "group is empty")
+	case req.GetGroup() == shard.MetaGroupID:
+		return nil, status.Error(codes.InvalidArgument, "the metadata group has a replica on every node and does not move")
+	case req.GetFrom() == "" || req.GetTo() == "":
+		return nil, status.Error(codes.InvalidArgument, "from and to must both name a node")
+	}
+	m, err := h.MoveReplica(ctx, req.GetGroup(), req.GetFrom(), req.GetTo())
+	var nl *raftnode.NotLeaderError
+	switch {
+	case err == nil:
+	case errors.Is(err, shard.ErrNotMetaLeader) || errors.As(err, &nl):
+		leader, lerr := h.Leader(ctx, h.Meta())
+		if lerr != nil || leader.ID == h.Self().ID {
+			return nil, status.Error(codes.Unavailable, "the metadata group has no known leader; retry later")
+		}
+		return nil, c.s.notLeaderOf(shard.MetaGroupID, leader)
+	case errors.Is(err, shard.ErrUnknownGroup), errors.Is(err, shard.ErrUnknownNode):
+		return nil, status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, shard.ErrMoveRefused):
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return nil, status.Error(codes.Canceled, err.Error())
+	default:
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	gi := m.Group(req.GetGroup())
+	return &pb.MoveReplicaResponse{Epoch: m.Epoch, Members: gi.Members}, nil
+}

@@ -21,7 +21,8 @@ import (
 
 const clusterUsage = `usage:
   redraft cluster status   --addr HOST:GRPCPORT
-  redraft cluster transfer --addr HOST:GRPCPORT --group g1 [--to n2]`
+  redraft cluster transfer --addr HOST:GRPCPORT --group g1 [--to n2]
+  redraft cluster move     --addr HOST:GRPCPORT --group g1 --from n3 --to n4`
 
 func runCluster(argv []string) error {
 	if len(argv) == 0 {
@@ -32,6 +33,8 @@ func runCluster(argv []string) error {
 		return runClusterStatus(argv[1:], os.Stdout)
 	case "transfer":
 		return runClusterTransfer(argv[1:], os.Stdout)
+	case "move":
+		return runClusterMove(argv[1:], os.Stdout)
 	}
 	return errors.New(clusterUsage)
 }
@@ -168,4 +171,69 @@ func runClusterTransfer(argv []string, w io.Writer) error {
 		target = next
 	}
 	return errors.New("transfer: the leader kept moving")
+}
+
+// runClusterMove moves a group's replica from one node to another and
+// waits until the group runs on its new members, following the NotLeader
+// redirect to the metadata group's leader. While the metadata group is
+// between leaders (or redirects to a node that is down) it asks --addr
+// again until --timeout: the call is safe to repeat, since a move the map
+// already shows is only waited for.
+func runClusterMove(argv []string, w io.Writer) error {
+	fs := flag.NewFlagSet("cluster move", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8001", "gRPC address of any node")
+	group := fs.String("group", "", "the group whose replica moves")
+	from := fs.String("from", "", "node id of the member that gives up its replica")
+	to := fs.String("to", "", "node id of the node that receives the replica")
+	timeout := fs.Duration("timeout", time.Minute, "how long to wait for the move")
+	if err := fs.Parse(argv); err != nil {
+		return err
+	}
+	if *group == "" || *from == "" || *to == "" {
+		return errors.New("--group, --from and --to are required")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	target := *addr
+	for hop := 0; ; hop++ {
+		cl, closeConn, err := dialCluster(target)
+		if err != nil {
+			return err
+		}
+		resp, err := cl.MoveReplica(ctx, &pb.MoveReplicaRequest{Group: *group, From: *from, To: *to})
+		closeConn()
+		if err == nil {
+			fmt.Fprintf(w, "group %s moved from %s to %s: members %s (slot map epoch %d)\n",
+				*group, *from, *to, strings.Join(resp.GetMembers(), ","), resp.GetEpoch())
+			return nil
+		}
+		next := notLeaderAddr(err)
+		if next == "" && status.Code(err) != codes.Unavailable {
+			return fmt.Errorf("move at %s: %w", target, err)
+		}
+		if next == "" || hop > 2 {
+			next = *addr
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("move at %s: %w", target, err)
+			case <-time.After(250 * time.Millisecond):
+			}
+			hop = 0
+		}
+		target = next
+	}
+}
+
+// notLeaderAddr returns the gRPC address in err's NotLeader detail, or "".
+func notLeaderAddr(err error) string {
+	st := status.Convert(err)
+	if st.Code() != codes.FailedPrecondition {
+		return ""
+	}
+	for _, d := range st.Details() {
+		if nl, ok := d.(*pb.NotLeader); ok {
+			return nl.GetLeaderGrpcAddr()
+		}
+	}
+	return ""
 }

@@ -28,6 +28,7 @@ var Raft = raftnode.Config{
 // front doors a test starts (their addresses are the node's advertised ones).
 type Node struct {
 	ID   string
+	Dir  string // the node's data directory
 	Host *shard.Host
 	RESP net.Listener
 	GRPC net.Listener
@@ -82,11 +83,11 @@ func StartOpts(t testing.TB, n int, opts Options) []*Node {
 	dir := t.TempDir()
 	nodes := make([]*Node, n)
 	for i := range n {
-		nd := &Node{ID: peers[i].ID, RESP: listen(t), GRPC: listen(t)}
+		nd := &Node{ID: peers[i].ID, Dir: filepath.Join(dir, peers[i].ID), RESP: listen(t), GRPC: listen(t)}
 		self := shard.NodeInfo{ID: nd.ID, RESPAddr: nd.RESP.Addr().String(), GRPCAddr: nd.GRPC.Addr().String(), PeerAddr: peers[i].Addr}
 		host, err := shard.Open(shard.Config{
 			Self:            self,
-			Dir:             filepath.Join(dir, nd.ID),
+			Dir:             nd.Dir,
 			InitialCluster:  peers,
 			Groups:          opts.Groups,
 			Replicas:        opts.Replicas,

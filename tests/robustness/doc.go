@@ -50,6 +50,14 @@
 // servers (raftnode/faultinject.go: reads without the read check, a SET
 // acknowledged before it commits) and requires a short campaign to fail.
 //
+// membership_test.go moves replicas while clients run (four nodes, groups
+// of three replicas): a member's replica to the node without one, the
+// leader's back, and a killed member's, whose node deletes its leftover
+// replica once restarted; the history is checked and the acknowledged
+// writes audited as in a campaign, and the moves must show in every
+// node's status, in the nodes that host the group and in the removed
+// nodes' directories.
+//
 // startup_test.go checks that damaged data (a truncated log, a corrupt
 // snapshot, a crash in the middle of a snapshot, a corrupt or truncated
 // WAL segment) is reported at start with the name of the file.

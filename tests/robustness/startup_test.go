@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -57,26 +58,25 @@ func preparePristine(t *testing.T, logStore string) *pristine {
 	p := &pristine{c: c, keys: map[string]string{}}
 	cl := newClient([]string{c.nodes[0].RESPAddr}, rand.New(rand.NewPCG(1, 2)))
 	defer cl.Close()
-	// One SET at a time: each its own log entry, so snapshots follow.
-	for k := 0; k < 400; k++ {
+	// One SET at a time: each its own log entry, so snapshots follow. At
+	// least 400 keys, and on until the group has two snapshots (a fast log
+	// can take all 400 between two snapshot checks, leaving one).
+	snapDir := filepath.Join(c.nodes[0].Dir, "groups", damageGroup, "snapshots")
+	var snaps []string
+	for k := 0; k < 400 || len(snaps) < 2; k++ {
+		if ctx.Err() != nil {
+			t.Fatalf("no two snapshots of %s after %d keys: %v", damageGroup, k, snaps)
+		}
 		key, val := fmt.Sprintf("k%d", k), fmt.Sprintf("v%d", k)
 		if r, out, _ := cl.Do(ctx, true, 5*time.Second, "SET", key, val); out != outOK || r.Kind != kindStatus {
 			t.Fatalf("SET %s: %v (%v)", key, r, out)
 		}
 		p.keys[key] = val
-	}
-	snapDir := filepath.Join(c.nodes[0].Dir, "groups", damageGroup, "snapshots")
-	if err := poll(ctx, 20*time.Second, 50*time.Millisecond, func() error {
-		snaps, err := listSnapshots(snapDir)
-		if err != nil {
-			return err
+		if k%20 == 19 {
+			if snaps, err = listSnapshots(snapDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
 		}
-		if len(snaps) < 2 {
-			return fmt.Errorf("snapshots so far: %v", snaps)
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("no snapshots of %s: %v", damageGroup, err)
 	}
 	if err := c.Stop(0); err != nil {
 		t.Fatal(err)

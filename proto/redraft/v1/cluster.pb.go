@@ -638,6 +638,122 @@ func (x *TransferLeaderResponse) GetLeaderId() string {
 	return ""
 }
 
+type MoveReplicaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// from is the member whose replica goes away.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// to is the node, not yet a member, that receives the replica.
+	To            string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveReplicaRequest) Reset() {
+	*x = MoveReplicaRequest{}
+	mi := &file_redraft_v1_cluster_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveReplicaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveReplicaRequest) ProtoMessage() {}
+
+func (x *MoveReplicaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_redraft_v1_cluster_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveReplicaRequest.ProtoReflect.Descriptor instead.
+func (*MoveReplicaRequest) Descriptor() ([]byte, []int) {
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *MoveReplicaRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *MoveReplicaRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *MoveReplicaRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type MoveReplicaResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// epoch is the slot map epoch that has the group's new members.
+	Epoch uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// members are the group's members in that map.
+	Members       []string `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveReplicaResponse) Reset() {
+	*x = MoveReplicaResponse{}
+	mi := &file_redraft_v1_cluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveReplicaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveReplicaResponse) ProtoMessage() {}
+
+func (x *MoveReplicaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_redraft_v1_cluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveReplicaResponse.ProtoReflect.Descriptor instead.
+func (*MoveReplicaResponse) Descriptor() ([]byte, []int) {
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MoveReplicaResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *MoveReplicaResponse) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
 type SlotRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Start         uint32                 `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
@@ -648,7 +764,7 @@ type SlotRange struct {
 
 func (x *SlotRange) Reset() {
 	*x = SlotRange{}
-	mi := &file_redraft_v1_cluster_proto_msgTypes[9]
+	mi := &file_redraft_v1_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +776,7 @@ func (x *SlotRange) String() string {
 func (*SlotRange) ProtoMessage() {}
 
 func (x *SlotRange) ProtoReflect() protoreflect.Message {
-	mi := &file_redraft_v1_cluster_proto_msgTypes[9]
+	mi := &file_redraft_v1_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +789,7 @@ func (x *SlotRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlotRange.ProtoReflect.Descriptor instead.
 func (*SlotRange) Descriptor() ([]byte, []int) {
-	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{9}
+	return file_redraft_v1_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SlotRange) GetStart() uint32 {
@@ -741,13 +857,21 @@ const file_redraft_v1_cluster_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\"5\n" +
 	"\x16TransferLeaderResponse\x12\x1b\n" +
-	"\tleader_id\x18\x01 \x01(\tR\bleaderId\"3\n" +
+	"\tleader_id\x18\x01 \x01(\tR\bleaderId\"N\n" +
+	"\x12MoveReplicaRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\"E\n" +
+	"\x13MoveReplicaResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
+	"\amembers\x18\x02 \x03(\tR\amembers\"3\n" +
 	"\tSlotRange\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\rR\x05start\x12\x10\n" +
-	"\x03end\x18\x02 \x01(\rR\x03end2\xa3\x01\n" +
+	"\x03end\x18\x02 \x01(\rR\x03end2\xf3\x01\n" +
 	"\aCluster\x12?\n" +
 	"\x06Status\x12\x19.redraft.v1.StatusRequest\x1a\x1a.redraft.v1.StatusResponse\x12W\n" +
-	"\x0eTransferLeader\x12!.redraft.v1.TransferLeaderRequest\x1a\".redraft.v1.TransferLeaderResponseB7Z5github.com/redraft/redraft/proto/redraft/v1;redraftv1b\x06proto3"
+	"\x0eTransferLeader\x12!.redraft.v1.TransferLeaderRequest\x1a\".redraft.v1.TransferLeaderResponse\x12N\n" +
+	"\vMoveReplica\x12\x1e.redraft.v1.MoveReplicaRequest\x1a\x1f.redraft.v1.MoveReplicaResponseB7Z5github.com/redraft/redraft/proto/redraft/v1;redraftv1b\x06proto3"
 
 var (
 	file_redraft_v1_cluster_proto_rawDescOnce sync.Once
@@ -761,7 +885,7 @@ func file_redraft_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_redraft_v1_cluster_proto_rawDescData
 }
 
-var file_redraft_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_redraft_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_redraft_v1_cluster_proto_goTypes = []any{
 	(*StatusRequest)(nil),          // 0: redraft.v1.StatusRequest
 	(*StatusResponse)(nil),         // 1: redraft.v1.StatusResponse
@@ -772,25 +896,29 @@ var file_redraft_v1_cluster_proto_goTypes = []any{
 	(*GroupDesc)(nil),              // 6: redraft.v1.GroupDesc
 	(*TransferLeaderRequest)(nil),  // 7: redraft.v1.TransferLeaderRequest
 	(*TransferLeaderResponse)(nil), // 8: redraft.v1.TransferLeaderResponse
-	(*SlotRange)(nil),              // 9: redraft.v1.SlotRange
+	(*MoveReplicaRequest)(nil),     // 9: redraft.v1.MoveReplicaRequest
+	(*MoveReplicaResponse)(nil),    // 10: redraft.v1.MoveReplicaResponse
+	(*SlotRange)(nil),              // 11: redraft.v1.SlotRange
 }
 var file_redraft_v1_cluster_proto_depIdxs = []int32{
-	2, // 0: redraft.v1.StatusResponse.groups:type_name -> redraft.v1.GroupStatus
-	4, // 1: redraft.v1.StatusResponse.slot_map:type_name -> redraft.v1.SlotMap
-	3, // 2: redraft.v1.GroupStatus.members:type_name -> redraft.v1.Member
-	9, // 3: redraft.v1.GroupStatus.slot_ranges:type_name -> redraft.v1.SlotRange
-	5, // 4: redraft.v1.SlotMap.nodes:type_name -> redraft.v1.NodeDesc
-	6, // 5: redraft.v1.SlotMap.groups:type_name -> redraft.v1.GroupDesc
-	9, // 6: redraft.v1.GroupDesc.slot_ranges:type_name -> redraft.v1.SlotRange
-	0, // 7: redraft.v1.Cluster.Status:input_type -> redraft.v1.StatusRequest
-	7, // 8: redraft.v1.Cluster.TransferLeader:input_type -> redraft.v1.TransferLeaderRequest
-	1, // 9: redraft.v1.Cluster.Status:output_type -> redraft.v1.StatusResponse
-	8, // 10: redraft.v1.Cluster.TransferLeader:output_type -> redraft.v1.TransferLeaderResponse
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	2,  // 0: redraft.v1.StatusResponse.groups:type_name -> redraft.v1.GroupStatus
+	4,  // 1: redraft.v1.StatusResponse.slot_map:type_name -> redraft.v1.SlotMap
+	3,  // 2: redraft.v1.GroupStatus.members:type_name -> redraft.v1.Member
+	11, // 3: redraft.v1.GroupStatus.slot_ranges:type_name -> redraft.v1.SlotRange
+	5,  // 4: redraft.v1.SlotMap.nodes:type_name -> redraft.v1.NodeDesc
+	6,  // 5: redraft.v1.SlotMap.groups:type_name -> redraft.v1.GroupDesc
+	11, // 6: redraft.v1.GroupDesc.slot_ranges:type_name -> redraft.v1.SlotRange
+	0,  // 7: redraft.v1.Cluster.Status:input_type -> redraft.v1.StatusRequest
+	7,  // 8: redraft.v1.Cluster.TransferLeader:input_type -> redraft.v1.TransferLeaderRequest
+	9,  // 9: redraft.v1.Cluster.MoveReplica:input_type -> redraft.v1.MoveReplicaRequest
+	1,  // 10: redraft.v1.Cluster.Status:output_type -> redraft.v1.StatusResponse
+	8,  // 11: redraft.v1.Cluster.TransferLeader:output_type -> redraft.v1.TransferLeaderResponse
+	10, // 12: redraft.v1.Cluster.MoveReplica:output_type -> redraft.v1.MoveReplicaResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_redraft_v1_cluster_proto_init() }
@@ -804,7 +932,7 @@ func file_redraft_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_redraft_v1_cluster_proto_rawDesc), len(file_redraft_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Cluster_Status_FullMethodName         = "/redraft.v1.Cluster/Status"
 	Cluster_TransferLeader_FullMethodName = "/redraft.v1.Cluster/TransferLeader"
+	Cluster_MoveReplica_FullMethodName    = "/redraft.v1.Cluster/MoveReplica"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -36,6 +37,14 @@ type ClusterClient interface {
 	// NotLeader detail naming the leader. Leader balancing may move leadership
 	// back to the group's preferred leader afterwards.
 	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
+	// MoveReplica moves a data group's replica from one node to another: it
+	// writes a slot map in which the group's members have to in place of
+	// from, then waits until the group's leader has added to as a voter, to
+	// has caught up and from is removed from the group. It must be sent to
+	// the leader of the metadata group ("meta"); another node answers
+	// FAILED_PRECONDITION with a NotLeader detail naming it. Repeating a move
+	// that the map already shows waits for it to finish and changes nothing.
+	MoveReplica(ctx context.Context, in *MoveReplicaRequest, opts ...grpc.CallOption) (*MoveReplicaResponse, error)
 }
 
 type clusterClient struct {
@@ -66,6 +75,16 @@ func (c *clusterClient) TransferLeader(ctx context.Context, in *TransferLeaderRe
 	return out, nil
 }
 
+func (c *clusterClient) MoveReplica(ctx context.Context, in *MoveReplicaRequest, opts ...grpc.CallOption) (*MoveReplicaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MoveReplicaResponse)
+	err := c.cc.Invoke(ctx, Cluster_MoveReplica_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -79,6 +98,14 @@ type ClusterServer interface {
 	// NotLeader detail naming the leader. Leader balancing may move leadership
 	// back to the group's preferred leader afterwards.
 	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
+	// MoveReplica moves a data group's replica from one node to another: it
+	// writes a slot map in which the group's members have to in place of
+	// from, then waits until the group's leader has added to as a voter, to
+	// has caught up and from is removed from the group. It must be sent to
+	// the leader of the metadata group ("meta"); another node answers
+	// FAILED_PRECONDITION with a NotLeader detail naming it. Repeating a move
+	// that the map already shows waits for it to finish and changes nothing.
+	MoveReplica(context.Context, *MoveReplicaRequest) (*MoveReplicaResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -94,6 +121,9 @@ func (UnimplementedClusterServer) Status(context.Context, *StatusRequest) (*Stat
 }
 func (UnimplementedClusterServer) TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method TransferLeader not implemented")
+}
+func (UnimplementedClusterServer) MoveReplica(context.Context, *MoveReplicaRequest) (*MoveReplicaResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MoveReplica not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -152,6 +182,24 @@ func _Cluster_TransferLeader_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Cluster_MoveReplica_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MoveReplicaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).MoveReplica(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_MoveReplica_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).MoveReplica(ctx, req.(*MoveReplicaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +214,10 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TransferLeader",
 			Handler:    _Cluster_TransferLeader_Handler,
+		},
+		{
+			MethodName: "MoveReplica",
+			Handler:    _Cluster_MoveReplica_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
