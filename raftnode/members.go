@@ -32,26 +32,7 @@ func (n *Node) Configuration() (members []Member, committed bool, err error) {
 
 // waitChange is waitFuture for a membership change counted in n.changes:
 // the change stays counted as pending until f is done, however long the
-// caller waits for it. (A raft future may be waited on by one goroutine
-// only.)
+// caller waits for it.
 func (n *Node) waitChange(ctx context.Context, f raft.Future) error {
-	ch := make(chan error, 1)
-	go func() {
-		err := f.Error()
-		n.changes.Add(-1)
-		ch <- err
-	}()
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.raftDone:
-		select {
-		case err := <-ch:
-			return err
-		default:
-			return raft.ErrRaftShutdown
-		}
-	}
+	return n.waitFutureThen(ctx, f, func() { n.changes.Add(-1) })
 }

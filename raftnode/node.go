@@ -516,8 +516,21 @@ func (n *Node) controlErr(what string, err error) error {
 // apply queue), so waiting on f alone could block forever; the helper
 // goroutine then stays parked, which only happens at Close.
 func (n *Node) waitFuture(ctx context.Context, f raft.Future) error {
+	return n.waitFutureThen(ctx, f, nil)
+}
+
+// waitFutureThen is waitFuture that also runs done, if not nil, when f is
+// done, even after the caller stopped waiting. (A raft future may be
+// waited on by one goroutine only.)
+func (n *Node) waitFutureThen(ctx context.Context, f raft.Future, done func()) error {
 	ch := make(chan error, 1)
-	go func() { ch <- f.Error() }()
+	go func() {
+		err := f.Error()
+		if done != nil {
+			done()
+		}
+		ch <- err
+	}()
 	select {
 	case err := <-ch:
 		return err
