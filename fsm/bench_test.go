@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -10,6 +11,16 @@ import (
 )
 
 const benchKeys = 100_000
+
+// benchKeyNamesPadded are keys as redis-benchmark -r names them
+// ("key:000000012345"): every key shares its first 8 bytes.
+func benchKeyNamesPadded() [][]byte {
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "key:%012d", i*7919%benchKeys)
+	}
+	return keys
+}
 
 func benchKeyNames() [][]byte {
 	keys := make([][]byte, benchKeys)
@@ -35,6 +46,47 @@ func BenchmarkApplySet(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		cmd.Args[1] = keys[i%benchKeys]
 		if r := s.Apply(cmd); r.Kind != KindStatus {
+			b.Fatal(r)
+		}
+	}
+}
+
+// BenchmarkApplySetPadded is BenchmarkApplySet with redis-benchmark's key
+// names, visited in a scattered order.
+func BenchmarkApplySetPadded(b *testing.B) {
+	keys := benchKeyNamesPadded()
+	s := NewState()
+	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte("0123456789abcdef")}}
+	for _, k := range keys {
+		cmd.Args[1] = k
+		s.Apply(cmd)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd.Args[1] = keys[i*31%benchKeys]
+		if r := s.Apply(cmd); r.Kind != KindStatus {
+			b.Fatal(r)
+		}
+	}
+}
+
+// BenchmarkReadGetPadded is BenchmarkReadGet with redis-benchmark's key
+// names, visited in a scattered order.
+func BenchmarkReadGetPadded(b *testing.B) {
+	keys := benchKeyNamesPadded()
+	m := NewMachine()
+	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte("0123456789abcdef")}}
+	for _, k := range keys {
+		cmd.Args[1] = k
+		m.s.Apply(cmd)
+	}
+	args := [][]byte{[]byte("GET"), nil}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		args[1] = keys[i*31%benchKeys]
+		if r := m.Read(t0, args); r.Kind != KindBulk {
 			b.Fatal(r)
 		}
 	}

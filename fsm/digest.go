@@ -8,7 +8,7 @@ import (
 )
 
 // digest hashes the whole state with xxHash64 (fixed seed, so equal on every
-// machine): the clock, then each entry in key order with its type, expiry
+// machine): the clock, then each entry in keyspace order (entryLess) with its type, expiry
 // and value, every variable-length field prefixed by its length so that no
 // two states hash the same input. The expiry index is derived from the
 // entries and so not hashed.

@@ -49,11 +49,12 @@
 // # Snapshots
 //
 // The format is described in snapshot.go: a header (magic, version, clock),
-// the records in key order, and a CRC-32C trailer. Restore reads and checks
-// the whole stream before it replaces anything; bad data is an error
-// wrapping ErrCorruptSnapshot, and the state is left as it was.
-// testdata/snapshot-v3.golden pins the format; snapshot-v1.golden, the
-// first one, must stay readable.
+// the records in keyspace order (slot, hash of the key, key), and a CRC-32C
+// trailer. Restore reads and checks the whole stream before it replaces
+// anything; bad data is an error wrapping ErrCorruptSnapshot, and the state
+// is left as it was. testdata/snapshot-v4.golden pins the format;
+// snapshot-v1.golden and snapshot-v3.golden (records in key order) must
+// stay readable.
 //
 // # Hashes, sets and sorted sets
 //

@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"bytes"
 	"flag"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,11 +91,26 @@ func run(t *testing.T, steps []step) *State {
 		if st.at != 0 {
 			now = st.at
 		}
-		if got := do(t, s, now, st.cmd).String(); got != st.want {
+		if got := unordered(st.cmd, do(t, s, now, st.cmd)).String(); got != st.want {
 			t.Errorf("step %d @%d: %s\n got: %s\nwant: %s", i, now-t0, st.cmd, got, st.want)
 		}
 	}
 	return s
+}
+
+// unordered sorts the keys that KEYS and SCAN return, whose order Redis
+// leaves undefined, so that tables can list them sorted.
+func unordered(cmd string, r Reply) Reply {
+	name, _, _ := strings.Cut(cmd, " ")
+	var keys []Reply
+	switch {
+	case strings.EqualFold(name, "KEYS") && r.Kind == KindArray:
+		keys = r.Array
+	case strings.EqualFold(name, "SCAN") && r.Kind == KindArray && len(r.Array) == 2:
+		keys = r.Array[1].Array
+	}
+	slices.SortFunc(keys, func(a, b Reply) int { return bytes.Compare(a.Bulk, b.Bulk) })
+	return r
 }
 
 type tableCase struct {

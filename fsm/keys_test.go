@@ -1,9 +1,10 @@
 package fsm
 
 import (
+	"cmp"
 	"math/rand"
 	"slices"
-	"sort"
+	"strings"
 	"testing"
 
 	pb "github.com/redraft/redraft/proto/redraft/v1"
@@ -247,9 +248,11 @@ func TestActiveExpiry(t *testing.T) {
 	}
 }
 
-// TestKeyOrder checks that the tree keeps keys in byte order (the order
-// snapshots are written in and Restore checks), prefix shortcut included:
-// random binary keys of lengths around the 8-byte prefix, zero bytes too.
+// TestKeyOrder checks that the tree keeps keys in keyspace order (slot,
+// hash, key: the order snapshots are written in and Restore checks), that
+// each slot's keys are one range, and that every key is found: random
+// binary keys, zero bytes and hash tags too, and keys of equal ord (only
+// the key then orders them).
 func TestKeyOrder(t *testing.T) {
 	r := rand.New(rand.NewSource(testSeed(t)))
 	s := NewState()
@@ -257,7 +260,7 @@ func TestKeyOrder(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		k := make([]byte, r.Intn(12))
 		for j := range k {
-			k[j] = []byte{0, 1, 'a', 0xff}[r.Intn(4)]
+			k[j] = []byte{0, 1, 'a', 0xff, '{', '}'}[r.Intn(6)]
 		}
 		s.Apply(&pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), k, []byte("v")}})
 		want[string(k)] = true
@@ -266,15 +269,32 @@ func TestKeyOrder(t *testing.T) {
 	for k := range want {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.SortFunc(keys, func(a, b string) int {
+		oa, ob := keyOrd([]byte(a)), keyOrd([]byte(b))
+		if oa != ob {
+			return cmp.Compare(oa, ob)
+		}
+		return strings.Compare(a, b)
+	})
 	var got []string
 	s.keys.Scan(func(e entry) bool { got = append(got, e.key); return true })
 	if !slices.Equal(got, keys) {
-		t.Fatalf("tree order differs from byte order (%d vs %d keys)", len(got), len(keys))
+		t.Fatalf("tree order differs from keyspace order (%d vs %d keys)", len(got), len(keys))
+	}
+	for i := 1; i < len(keys); i++ {
+		if KeySlot([]byte(keys[i-1])) > KeySlot([]byte(keys[i])) {
+			t.Fatalf("slot of %q above slot of the next key %q", keys[i-1], keys[i])
+		}
 	}
 	for _, k := range keys {
 		if _, ok := s.find([]byte(k)); !ok {
 			t.Fatalf("key %q not found", k)
 		}
+	}
+	// Equal ord, different keys: the tree falls back to the key bytes.
+	a := entry{key: "x", ord: 7}
+	b := entry{key: "y", ord: 7}
+	if !entryLess(a, b) || entryLess(b, a) || entryLess(a, a) {
+		t.Fatal("entries of equal ord not ordered by key")
 	}
 }

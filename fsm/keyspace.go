@@ -1,11 +1,11 @@
 package fsm
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"unsafe"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/tidwall/btree"
 )
 
@@ -96,10 +96,11 @@ func (v value) str() []byte {
 // costs no allocation beyond the key and value bytes).
 type entry struct {
 	key string
-	// pfx is the key's first 8 bytes, big-endian, zero-padded. The tree
-	// compares it before the key: most comparisons then need no load of the
+	// ord is the key's place in the keyspace order (keyOrd): its slot, then
+	// a hash of the key. The tree compares it before the key, so nearly every
+	// comparison is of two integers held in the node, with no load of the
 	// key's bytes, which live elsewhere in memory (a cache miss each).
-	pfx uint64
+	ord uint64
 	// exp is the expiry time in Unix ms, 0 for none. The key is live at time
 	// t while t <= exp (Redis's rule: a key expires once now > exp), so a key
 	// stored with exp == now is still visible, with a PTTL of 0.
@@ -120,25 +121,34 @@ type expRef struct {
 	key string
 }
 
-// entryLess orders entries by key. Ordering by pfx first is the same order:
-// where the padded prefixes differ, so do the keys, at that byte or by one
-// being a prefix of the other.
+// entryLess is the keyspace order: by slot, then by a hash of the key,
+// then (for the rare equal hashes) by the key itself. Keys of one slot are
+// thus one range of the tree (COUNTKEYSINSLOT and GETKEYSINSLOT walk only
+// that range), and comparisons almost never read key bytes. Ordering by the
+// key itself made keys with a common prefix, the usual Redis naming
+// ("user:1000", "key:000000012345"), compare their bytes at every step.
+// Nothing a client sees depends on the order: KEYS and SCAN have no defined
+// order in Redis either, and the state digest and snapshots follow it on
+// every replica alike.
 func entryLess(a, b entry) bool {
-	if a.pfx != b.pfx {
-		return a.pfx < b.pfx
+	if a.ord != b.ord {
+		return a.ord < b.ord
 	}
 	return a.key < b.key
 }
 
-// keyPrefix returns the pfx of key.
-func keyPrefix(key []byte) uint64 {
-	if len(key) >= 8 {
-		return binary.BigEndian.Uint64(key)
-	}
-	var b [8]byte
-	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
+// ordHashBits is how many low bits of ord hold the key's hash; the slot
+// (14 bits) is above them.
+const ordHashBits = 64 - 14
+
+// keyOrd returns the ord of key: its slot in the top 14 bits, the top 50
+// bits of its xxHash64 (fixed seed: equal on every machine) below.
+func keyOrd(key []byte) uint64 {
+	return uint64(KeySlot(key))<<ordHashBits | xxhash.Sum64(key)>>(64-ordHashBits)
 }
+
+// slotOrd returns the smallest ord of a key of slot.
+func slotOrd(slot int) uint64 { return uint64(slot) << ordHashBits }
 
 func expLess(a, b expRef) bool {
 	if a.at != b.at {
@@ -159,7 +169,7 @@ func newExpTree() *btree.BTreeG[expRef] { return btree.NewBTreeGOptions(expLess,
 // aliases b without copying, so it must never be stored. The trees compare
 // with it and return the stored entry, whose key is its own.
 func probe(b []byte) entry {
-	return entry{key: unsafe.String(unsafe.SliceData(b), len(b)), pfx: keyPrefix(b)}
+	return entry{key: unsafe.String(unsafe.SliceData(b), len(b)), ord: keyOrd(b)}
 }
 
 // stringBytes returns the bytes of s without copying; they must not be
@@ -173,14 +183,14 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // into the key.
 func allocEntry(key []byte, n int, exp int64) (entry, []byte) {
 	if len(key)+n == 0 {
-		return entry{exp: exp, val: strValue(nil)}, nil
+		return entry{ord: keyOrd(nil), exp: exp, val: strValue(nil)}, nil
 	}
 	buf := make([]byte, len(key)+n)
 	copy(buf, key)
 	v := buf[len(key):len(buf):len(buf)]
 	return entry{
 		key: unsafe.String(unsafe.SliceData(buf), len(key)),
-		pfx: keyPrefix(key),
+		ord: keyOrd(key),
 		exp: exp,
 		val: strValue(v),
 	}, v

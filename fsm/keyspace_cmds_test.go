@@ -225,11 +225,11 @@ func TestScanKeyspace(t *testing.T) {
 		{0, "HSET a2 f v", one},
 		{0, "SADD b1 m", one},
 		{0, "SET gone v PX 1", ok},
-		{t0 + 5, "SCAN 0 MATCH a*", `["0" ["a2" "a1"]]`}, // walks down from the last key
+		{t0 + 5, "SCAN 0 MATCH a*", `["0" ["a1" "a2"]]`},
 		{0, "SCAN 0 TYPE hash", `["0" ["a2"]]`},
 		{0, "SCAN 0 TYPE HASH", `["0" ["a2"]]`},
 		{0, "SCAN 0 TYPE nosuch", `["0" []]`},
-		{0, "SCAN 0 MATCH *", `["0" ["b1" "a2" "a1"]]`}, // not the expired one
+		{0, "SCAN 0 MATCH *", `["0" ["a1" "a2" "b1"]]`}, // not the expired one
 		{0, "SCAN 0 COUNT 0", syntaxErr},
 		{0, "SCAN 0 COUNT", syntaxErr},
 		{0, "SCAN x", "(error) ERR invalid cursor"},

@@ -103,7 +103,7 @@ func (s *State) putList(key []byte, e entry, found bool, l *list) {
 		e.val = value{typ: typeList, obj: l}
 		s.store(e)
 	default:
-		s.store(entry{key: string(key), pfx: keyPrefix(key), val: value{typ: typeList, obj: l}})
+		s.store(entry{key: string(key), ord: keyOrd(key), val: value{typ: typeList, obj: l}})
 	}
 }
 

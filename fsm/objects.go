@@ -79,7 +79,7 @@ func zsetOf(e entry) *zsetObj { return e.val.obj.(*zsetObj) }
 
 // newObjEntry returns an entry for key (copied) holding obj of type t.
 func newObjEntry(key []byte, exp int64, t valueType, obj any) entry {
-	return entry{key: string(key), pfx: keyPrefix(key), exp: exp, val: value{typ: t, obj: obj}}
+	return entry{key: string(key), ord: keyOrd(key), exp: exp, val: value{typ: t, obj: obj}}
 }
 
 // lookupType returns the entry of key live at now for a read. found is

@@ -197,14 +197,15 @@ func (m *Machine) Ownership() (Ownership, bool) {
 }
 
 // CountKeysInSlot returns the number of keys of slot that are live at
-// max(nowMs, clock). It scans the whole keyspace: O(keys in the group).
+// max(nowMs, clock). The keys of a slot are one range of the keyspace
+// order: O(log n + keys in the slot).
 func (m *Machine) CountKeysInSlot(slot int, nowMs int64) int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	now := max(nowMs, m.s.clock)
 	n := 0
-	m.s.keys.Scan(func(e entry) bool {
-		if e.liveAt(now) && KeySlot(stringBytes(e.key)) == slot {
+	m.s.slotKeys(slot, func(e entry) bool {
+		if e.liveAt(now) {
 			n++
 		}
 		return true
@@ -213,23 +214,37 @@ func (m *Machine) CountKeysInSlot(slot int, nowMs int64) int {
 }
 
 // KeysInSlot returns up to limit keys of slot that are live at max(nowMs,
-// clock), in key order, as fresh copies. It scans the keyspace until it has
-// found limit keys: O(keys in the group) at worst.
+// clock), in keyspace order, as fresh copies: O(log n + limit) when few of
+// the slot's keys have expired.
 func (m *Machine) KeysInSlot(slot int, nowMs int64, limit int) [][]byte {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	now := max(nowMs, m.s.clock)
 	var out [][]byte
-	m.s.keys.Scan(func(e entry) bool {
+	m.s.slotKeys(slot, func(e entry) bool {
 		if len(out) >= limit {
 			return false
 		}
-		if e.liveAt(now) && KeySlot(stringBytes(e.key)) == slot {
+		if e.liveAt(now) {
 			out = append(out, []byte(e.key))
 		}
 		return true
 	})
 	return out
+}
+
+// slotKeys calls fn with each entry of slot, live or not, in keyspace
+// order, until fn returns false.
+func (s *State) slotKeys(slot int, fn func(entry) bool) {
+	if slot < 0 || slot >= Slots {
+		return
+	}
+	s.keys.Ascend(entry{ord: slotOrd(slot)}, func(e entry) bool {
+		if e.ord>>ordHashBits != uint64(slot) {
+			return false
+		}
+		return fn(e)
+	})
 }
 
 // Snapshot format version 2 is version 1 with the ownership right after the

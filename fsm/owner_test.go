@@ -3,6 +3,9 @@ package fsm
 import (
 	"bytes"
 	"fmt"
+	"math/rand"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,16 +159,16 @@ func TestOwnershipSurvivesSnapshot(t *testing.T) {
 	if _, err := m.Snapshot().WriteTo(&plain); err != nil {
 		t.Fatal(err)
 	}
-	if v := plain.Bytes()[8]; v != snapVersion3 {
-		t.Fatalf("unowned snapshot has version %d, want %d", v, snapVersion3)
+	if v := plain.Bytes()[8]; v != snapVersion4 {
+		t.Fatalf("unowned snapshot has version %d, want %d", v, snapVersion4)
 	}
 	applyCmds(t, m, 5, ownArgsStrings(Ownership{Epoch: 7, Ranges: []SlotRange{{0, 99}, {200, 200}}}), []string{"SET", keyInSlotRange(t, "k", 0, 99), "v"})
 	var buf bytes.Buffer
 	if _, err := m.Snapshot().WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if v := buf.Bytes()[8]; v != snapVersion3 {
-		t.Fatalf("owned snapshot has version %d, want %d", v, snapVersion3)
+	if v := buf.Bytes()[8]; v != snapVersion4 {
+		t.Fatalf("owned snapshot has version %d, want %d", v, snapVersion4)
 	}
 	r := NewMachine()
 	if err := r.Restore(bytes.NewReader(buf.Bytes())); err != nil {
@@ -223,10 +226,60 @@ func TestKeysInSlot(t *testing.T) {
 		t.Fatalf("CountKeysInSlot after an expiry = %d, want 2", n)
 	}
 	got := m.KeysInSlot(slot, 100, 10)
+	slices.SortFunc(got, bytes.Compare)
 	if len(got) != 2 || string(got[0]) != tag+"a" || string(got[1]) != tag+"b" {
 		t.Fatalf("KeysInSlot = %q", got)
 	}
 	if got := m.KeysInSlot(slot, 10, 1); len(got) != 1 {
 		t.Fatalf("KeysInSlot limit 1 = %q", got)
+	}
+}
+
+// TestKeysInSlotMatchesEveryKey: for random keys over a few hundred slots,
+// the range walk of each slot finds exactly the keys whose slot it is,
+// including slots 0 and 16383 at the ends of the order.
+func TestKeysInSlotMatchesEveryKey(t *testing.T) {
+	r := rand.New(rand.NewSource(testSeed(t)))
+	m := NewMachine()
+	want := map[int]map[string]bool{}
+	add := func(k string) {
+		applyCmds(t, m, 10, []string{"SET", k, "v"})
+		sl := KeySlot([]byte(k))
+		if want[sl] == nil {
+			want[sl] = map[string]bool{}
+		}
+		want[sl][k] = true
+	}
+	for _, sl := range []int{0, Slots - 1} {
+		for i := 0; ; i++ {
+			k := "{e" + strconv.Itoa(i) + "}"
+			if KeySlot([]byte(k)) == sl {
+				add(k + "x")
+				add(k + "y")
+				break
+			}
+		}
+	}
+	for range 3000 {
+		add("k:" + strconv.Itoa(r.Intn(300)) + ":" + strconv.Itoa(r.Intn(1000)))
+	}
+	total := 0
+	for sl := range Slots {
+		got := m.KeysInSlot(sl, 10, 1<<20)
+		if n := m.CountKeysInSlot(sl, 10); n != len(got) || n != len(want[sl]) {
+			t.Fatalf("slot %d: COUNTKEYSINSLOT %d, GETKEYSINSLOT %d keys, want %d", sl, n, len(got), len(want[sl]))
+		}
+		for _, k := range got {
+			if !want[sl][string(k)] {
+				t.Fatalf("slot %d: GETKEYSINSLOT returned %q of slot %d", sl, k, KeySlot(k))
+			}
+		}
+		total += len(got)
+	}
+	if total != m.s.len() {
+		t.Fatalf("slots hold %d keys, the keyspace %d", total, m.s.len())
+	}
+	if m.CountKeysInSlot(-1, 10) != 0 || m.CountKeysInSlot(Slots, 10) != 0 {
+		t.Fatal("keys counted in a slot out of range")
 	}
 }

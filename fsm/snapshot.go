@@ -17,7 +17,7 @@ import (
 // unsigned LEB128 (encoding/binary's Uvarint).
 //
 //	header   magic "RDRFTSNP" (8 bytes), format version (uint32), clock (int64, Unix ms)
-//	records  in strictly ascending key order, each:
+//	records  in strictly ascending key order (version 4: keyspace order), each:
 //	           type   (1 byte: 1 = string; never 0)
 //	           key    (varint length, bytes)
 //	           expiry (varint Unix ms; 0 = none)
@@ -43,7 +43,11 @@ import (
 //	                  length, bytes; lists.go), 3, 4, 5 = set, zset, hash
 //	                  (objects.go)
 //
-// Every snapshot is written in version 3, strings only or not: the key
+// Version 4, written since, is version 3 with the records in keyspace order
+// (entryLess: slot, hash of the key, key) instead of key order. Restore
+// reads versions 1 to 3 too; their records must be in key order.
+//
+// Every snapshot is written in version 4, strings only or not: the key
 // versions decide whether a transaction with WATCH applies, so a replica
 // restored from a snapshot must hold the same ones as the replicas that
 // applied the log. Versions 1 and 2 restore with every version 0.
@@ -51,6 +55,7 @@ const (
 	snapMagic    = "RDRFTSNP"
 	snapVersion  = 1
 	snapVersion3 = 3
+	snapVersion4 = 4
 	recEnd       = 0
 )
 
@@ -139,7 +144,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw := &snapWriter{bw: bufio.NewWriterSize(cw, 64<<10)}
 	var hdr [20]byte
 	copy(hdr[:8], snapMagic)
-	binary.LittleEndian.PutUint32(hdr[8:12], snapVersion3)
+	binary.LittleEndian.PutUint32(hdr[8:12], snapVersion4)
 	binary.LittleEndian.PutUint64(hdr[12:20], uint64(sn.clock))
 	sw.write(hdr[:])
 	if sn.own != nil {
@@ -261,16 +266,19 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		return nil, corrupt("bad magic %q", hdr[:8])
 	}
 	version := binary.LittleEndian.Uint32(hdr[8:12])
-	if version != snapVersion && version != snapVersionOwned && version != snapVersion3 {
-		return nil, corrupt("unsupported format version %d (this version reads 1 to 3)", version)
+	if version < snapVersion || version > snapVersion4 {
+		return nil, corrupt("unsupported format version %d (this version reads 1 to 4)", version)
 	}
+	// v3 is the layout of versions 3 and 4; ordered, that records are in
+	// keyspace order (version 4) rather than key order.
+	v3, ordered := version >= snapVersion3, version == snapVersion4
 	s := NewState()
 	s.clock = int64(binary.LittleEndian.Uint64(hdr[12:20]))
 	if s.clock < 0 {
 		return nil, corrupt("negative clock %d", s.clock)
 	}
 	owned := version == snapVersionOwned
-	if version == snapVersion3 {
+	if v3 {
 		b, err := r.byte("ownership flag")
 		if err != nil {
 			return nil, err
@@ -287,7 +295,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		}
 		s.own = own
 	}
-	if version == snapVersion3 {
+	if v3 {
 		if err := s.ver.readFrom(r); err != nil {
 			return nil, err
 		}
@@ -296,6 +304,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		count   uint64
 		key     []byte // scratch
 		prevKey []byte
+		prevOrd uint64
 		big     bytes.Buffer
 	)
 	for {
@@ -306,7 +315,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		if t == recEnd {
 			break
 		}
-		if valueType(t) != typeString && (version != snapVersion3 || !isValueType(valueType(t))) {
+		if valueType(t) != typeString && (!v3 || !isValueType(valueType(t))) {
 			return nil, corrupt("record %d: unknown value type %d", count, t)
 		}
 		kn, err := r.length("key")
@@ -329,8 +338,15 @@ func readSnapshot(rd io.Reader) (*State, error) {
 				return nil, err
 			}
 		}
-		if count > 0 && bytes.Compare(prevKey, key) >= 0 {
-			return nil, corrupt("record %d: keys out of order", count)
+		ord := keyOrd(key)
+		if count > 0 {
+			inOrder := bytes.Compare(prevKey, key) < 0
+			if ordered {
+				inOrder = prevOrd < ord || prevOrd == ord && inOrder
+			}
+			if !inOrder {
+				return nil, corrupt("record %d: keys out of order", count)
+			}
 		}
 		exp, err := r.uvarint("expiry")
 		if err != nil {
@@ -340,7 +356,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 			return nil, corrupt("record %d: expiry %d out of range", count, exp)
 		}
 		var mod uint64
-		if version == snapVersion3 {
+		if v3 {
 			if mod, err = r.uvarint("mod stamp"); err != nil {
 				return nil, err
 			}
@@ -354,7 +370,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 			if err != nil {
 				return nil, err
 			}
-			e = entry{key: string(key), pfx: keyPrefix(key), exp: int64(exp), val: v}
+			e = entry{key: string(key), ord: keyOrd(key), exp: int64(exp), val: v}
 		} else if vn, err := r.length("value"); err != nil {
 			return nil, err
 		} else if vn > bigItem {
@@ -378,7 +394,7 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		if e.exp != 0 {
 			s.exps.Set(expRef{at: e.exp, key: e.key})
 		}
-		prevKey = append(prevKey[:0], key...)
+		prevKey, prevOrd = append(prevKey[:0], key...), ord
 		count++
 	}
 	n, err := r.uvarint("record count")

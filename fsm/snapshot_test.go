@@ -2,15 +2,19 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"strings"
 	"testing"
 )
 
 // goldenSnapshot pins the format written now; goldenSnapshotV1 is the
-// first format, which must stay readable.
+// first format and goldenSnapshotV3 the golden state in the previous one
+// (records in key order), which must stay readable.
 const (
-	goldenSnapshot   = "testdata/snapshot-v3.golden"
+	goldenSnapshot   = "testdata/snapshot-v4.golden"
+	goldenSnapshotV3 = "testdata/snapshot-v3.golden"
 	goldenSnapshotV1 = "testdata/snapshot-v1.golden"
 )
 
@@ -142,4 +146,82 @@ func TestSnapshotV1Readable(t *testing.T) {
 	if r.ver.seq != 0 || r.Clock() != t0+500 {
 		t.Errorf("restored sequence %d clock %d", r.ver.seq, r.Clock())
 	}
+}
+
+// TestSnapshotV3Readable: the golden state written in version 3, records in
+// key order, restores to the same state, in keyspace order.
+func TestSnapshotV3Readable(t *testing.T) {
+	golden, err := os.ReadFile(goldenSnapshotV3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(golden[8:12]); v != snapVersion3 {
+		t.Fatalf("%s holds version %d", goldenSnapshotV3, v)
+	}
+	r := NewState()
+	if err := r.Restore(bytes.NewReader(golden)); err != nil {
+		t.Fatalf("restore %s: %v", goldenSnapshotV3, err)
+	}
+	if r.digest() != goldenState(t).digest() {
+		t.Error("the version 3 file restores to a different state")
+	}
+	var prev *entry
+	r.keys.Scan(func(e entry) bool {
+		if prev != nil && !entryLess(*prev, e) {
+			t.Errorf("restored keys out of keyspace order: %q then %q", prev.key, e.key)
+		}
+		prev = &e
+		return true
+	})
+}
+
+// TestSnapshotRecordOrderChecked: a version 4 snapshot whose records are in
+// key order but not keyspace order, and a version 3 one whose records are
+// in keyspace order but not key order, are both refused as corrupt; each in
+// its own order restores.
+func TestSnapshotRecordOrderChecked(t *testing.T) {
+	if keyOrd([]byte("b")) > keyOrd([]byte("a")) {
+		t.Fatal(`"a" and "b" no longer come in opposite orders; choose other keys`)
+	}
+	for _, version := range []uint32{snapVersion3, snapVersion4} {
+		bad := []string{"b", "a"} // keyspace order, not key order
+		if version == snapVersion4 {
+			bad = []string{"a", "b"}
+		}
+		err := NewState().Restore(bytes.NewReader(handSnapshot(t, version, bad)))
+		if err == nil || !strings.Contains(err.Error(), "out of order") {
+			t.Errorf("version %d, records %q: err = %v, want keys out of order", version, bad, err)
+		}
+		good := []string{bad[1], bad[0]}
+		r := NewState()
+		if err := r.Restore(bytes.NewReader(handSnapshot(t, version, good))); err != nil {
+			t.Errorf("version %d, records %q: %v", version, good, err)
+		} else if got := r.Read(0, split(t, "MGET a b")).String(); got != `["v" "v"]` {
+			t.Errorf("version %d: MGET a b = %s", version, got)
+		}
+	}
+}
+
+// handSnapshot writes a snapshot of the given version (3 or 4; no
+// ownership, no key versions) holding string keys with value "v", in the
+// order given.
+func handSnapshot(t *testing.T, version uint32, keys []string) []byte {
+	t.Helper()
+	var b []byte
+	b = append(b, snapMagic...)
+	b = binary.LittleEndian.AppendUint32(b, version)
+	b = binary.LittleEndian.AppendUint64(b, uint64(t0))
+	b = append(b, 0)    // no ownership
+	b = append(b, 0, 0) // key versions: sequence 0, no watermarks
+	for _, k := range keys {
+		b = append(b, byte(typeString))
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = append(b, 0, 0) // no expiry; mod stamp 0
+		b = binary.AppendUvarint(b, 1)
+		b = append(b, 'v')
+	}
+	b = append(b, recEnd)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }

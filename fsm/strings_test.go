@@ -359,7 +359,7 @@ func TestStringLimit(t *testing.T) {
 func TestWrongType(t *testing.T) {
 	const wrong = "(error) WRONGTYPE Operation against a key holding the wrong kind of value"
 	s := NewState()
-	other := entry{key: "h", pfx: keyPrefix([]byte("h")), val: value{typ: typeString + 100}}
+	other := entry{key: "h", ord: keyOrd([]byte("h")), val: value{typ: typeString + 100}}
 	for _, c := range []struct{ cmd, want string }{
 		{"GET h", wrong},
 		{"GETSET h v", wrong},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -239,8 +241,14 @@ func TestClusterCommands(t *testing.T) {
 	if n, err := tl.ClusterCountKeysInSlot(ctx, int(tagSlot)).Result(); err != nil || n != 10 {
 		t.Fatalf("CLUSTER COUNTKEYSINSLOT = %d %v", n, err)
 	}
-	if ks, err := tl.ClusterGetKeysInSlot(ctx, int(tagSlot), 4).Result(); err != nil || len(ks) != 4 || ks[0] != "{tag}0" {
+	ks, err := tl.ClusterGetKeysInSlot(ctx, int(tagSlot), 4).Result()
+	if err != nil || len(ks) != 4 || len(slices.Compact(slices.Sorted(slices.Values(ks)))) != 4 {
 		t.Fatalf("CLUSTER GETKEYSINSLOT = %v %v", ks, err)
+	}
+	for _, k := range ks {
+		if n, _ := strconv.Atoi(strings.TrimPrefix(k, "{tag}")); !strings.HasPrefix(k, "{tag}") || n < 0 || n >= 10 {
+			t.Fatalf("CLUSTER GETKEYSINSLOT returned %q, not one of the keys stored", k)
+		}
 	}
 	for _, tc := range []struct {
 		args []any
