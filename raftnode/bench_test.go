@@ -104,3 +104,33 @@ func BenchmarkIdleGroups(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/float64(3*groups)/(1<<20), "heapMiB/replica")
 }
+
+// BenchmarkReadIndexParallel runs ReadIndex from many goroutines (16 ×
+// GOMAXPROCS, each waiting a little between reads, as a client does between
+// requests) on the leader of a 3-node group over loopback TCP, and reports
+// the leadership rounds (a heartbeat to every follower each) per read.
+func BenchmarkReadIndexParallel(b *testing.B) {
+	c := newClusterStore(b, 3, []string{"g"}, nil, slog.LevelWarn, LogStoreWAL)
+	leader := c.nodes[c.leader("g")].nodes["g"]
+	ctx := context.Background()
+	for leader.ReadIndex(ctx) != nil { // until the term's no-op is applied
+		time.Sleep(time.Millisecond)
+	}
+	before := leader.verify.rounds.Load()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb_ *testing.PB) {
+		for pb_.Next() {
+			if err := leader.ReadIndex(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "reads/s")
+	b.ReportMetric(float64(leader.verify.rounds.Load()-before)/float64(b.N), "rounds/read")
+}
