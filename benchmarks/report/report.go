@@ -241,8 +241,9 @@ func writeKeys(b *strings.Builder, r *Results) {
 		p("Memory is the growth of INFO `used_memory` (redraft: the Go heap allocated) and of the process RSS while the keys\n")
 		p("were written, divided by the number of keys. redraft's `used_memory` also counts garbage the collector has not\n")
 		p("yet freed: *live/key* is `used_memory` right after a forced collection (the heap profile's `gc=1`), the heap\n")
-		p("the keys really hold. Its RSS is larger again: the Go runtime lets the heap grow to about twice the live heap\n")
-		p("before it collects (GOGC=100), and returns freed pages to the OS only gradually.\n\n")
+		p("the keys really hold. Its RSS is larger again: the heap grows past the live heap before each collection (the\n")
+		p("server bounds that headroom to max(48 MiB, 1/8 of the live heap) unless GOGC is set; Go's default is the whole\n")
+		p("live heap), and the runtime returns freed pages to the OS only gradually.\n\n")
 		p("| system | node | keys | value | used_memory/key | live/key | RSS/key | vs (a) RSS | used_memory after | RSS after |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		ref := memOf(r, RedisAsync)
 		for _, m := range r.Memory {

@@ -228,6 +228,10 @@ func runServer(argv []string) error {
 	go func() { errc <- rs.Serve(respLn) }()
 	go func() { errc <- gs.Serve(grpcLn) }()
 	logger.Info("serving", "resp", *respAddr, "grpc", *grpcAddr, "peer", *peerAddr)
+	// Only now that the groups have restored their state (gctune.go).
+	gcStop := make(chan struct{})
+	defer close(gcStop)
+	go tuneGC(gcStop)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
