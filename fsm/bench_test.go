@@ -33,63 +33,38 @@ func benchKeyNames() [][]byte {
 // BenchmarkApplySet is SET of a 32-byte value over 100k existing keys: the
 // one allocation per op is the stored key+value.
 func BenchmarkApplySet(b *testing.B) {
-	keys := benchKeyNames()
-	s := NewState()
-	val := []byte("0123456789abcdef0123456789abcdef")
-	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, val}}
-	for _, k := range keys {
-		cmd.Args[1] = k
-		s.Apply(cmd)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		cmd.Args[1] = keys[i%benchKeys]
-		if r := s.Apply(cmd); r.Kind != KindStatus {
-			b.Fatal(r)
-		}
-	}
+	benchApplySet(b, benchKeyNames(), "0123456789abcdef0123456789abcdef", 1)
 }
 
 // BenchmarkApplySetPadded is BenchmarkApplySet with redis-benchmark's key
-// names, visited in a scattered order.
+// names and 16-byte values, keys visited in a scattered order.
 func BenchmarkApplySetPadded(b *testing.B) {
-	keys := benchKeyNamesPadded()
-	s := NewState()
-	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte("0123456789abcdef")}}
-	for _, k := range keys {
-		cmd.Args[1] = k
-		s.Apply(cmd)
-	}
+	benchApplySet(b, benchKeyNamesPadded(), "0123456789abcdef", 31)
+}
+
+// benchApplySet sets every key to val, then times SETs of key i*stride.
+func benchApplySet(b *testing.B, keys [][]byte, val string, stride int) {
+	s := benchState(keys, val).s
+	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte(val)}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cmd.Args[1] = keys[i*31%benchKeys]
+		cmd.Args[1] = keys[i*stride%len(keys)]
 		if r := s.Apply(cmd); r.Kind != KindStatus {
 			b.Fatal(r)
 		}
 	}
 }
 
-// BenchmarkReadGetPadded is BenchmarkReadGet with redis-benchmark's key
-// names, visited in a scattered order.
-func BenchmarkReadGetPadded(b *testing.B) {
-	keys := benchKeyNamesPadded()
+// benchState returns a Machine holding every key set to val.
+func benchState(keys [][]byte, val string) *Machine {
 	m := NewMachine()
-	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte("0123456789abcdef")}}
+	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte(val)}}
 	for _, k := range keys {
 		cmd.Args[1] = k
 		m.s.Apply(cmd)
 	}
-	args := [][]byte{[]byte("GET"), nil}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		args[1] = keys[i*31%benchKeys]
-		if r := m.Read(t0, args); r.Kind != KindBulk {
-			b.Fatal(r)
-		}
-	}
+	return m
 }
 
 // BenchmarkApplySetNew is SET of new keys (the tree grows).
@@ -132,18 +107,23 @@ func BenchmarkApplyEntrySet(b *testing.B) {
 // BenchmarkReadGet is GET through Machine.Read (read lock included) over
 // 100k keys: no allocation.
 func BenchmarkReadGet(b *testing.B) {
-	keys := benchKeyNames()
-	m := NewMachine()
-	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte("0123456789abcdef0123456789abcdef")}}
-	for _, k := range keys {
-		cmd.Args[1] = k
-		m.s.Apply(cmd)
-	}
+	benchReadGet(b, benchKeyNames(), 1)
+}
+
+// BenchmarkReadGetPadded is BenchmarkReadGet with redis-benchmark's key
+// names, visited in a scattered order.
+func BenchmarkReadGetPadded(b *testing.B) {
+	benchReadGet(b, benchKeyNamesPadded(), 31)
+}
+
+// benchReadGet times GETs of key i*stride.
+func benchReadGet(b *testing.B, keys [][]byte, stride int) {
+	m := benchState(keys, "0123456789abcdef0123456789abcdef")
 	args := [][]byte{[]byte("GET"), nil}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		args[1] = keys[i%benchKeys]
+		args[1] = keys[i*stride%len(keys)]
 		if r := m.Read(t0, args); r.Kind != KindBulk {
 			b.Fatal(r)
 		}
@@ -152,13 +132,7 @@ func BenchmarkReadGet(b *testing.B) {
 
 // BenchmarkSnapshotWrite is writing a snapshot of 100k keys.
 func BenchmarkSnapshotWrite(b *testing.B) {
-	keys := benchKeyNames()
-	m := NewMachine()
-	cmd := &pb.Command{NowMs: t0, Args: [][]byte{[]byte("SET"), nil, []byte("0123456789abcdef0123456789abcdef")}}
-	for _, k := range keys {
-		cmd.Args[1] = k
-		m.s.Apply(cmd)
-	}
+	m := benchState(benchKeyNames(), "0123456789abcdef0123456789abcdef")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
