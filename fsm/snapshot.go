@@ -301,11 +301,10 @@ func readSnapshot(rd io.Reader) (*State, error) {
 		}
 	}
 	var (
-		count   uint64
-		key     []byte // scratch
-		prevKey []byte
-		prevOrd uint64
-		big     bytes.Buffer
+		count uint64
+		key   []byte // scratch
+		prev  entry  // the last record's
+		big   bytes.Buffer
 	)
 	for {
 		t, err := r.byte("record type")
@@ -336,16 +335,6 @@ func readSnapshot(rd io.Reader) (*State, error) {
 			key = key[:kn]
 			if err := r.full(key, "key"); err != nil {
 				return nil, err
-			}
-		}
-		ord := keyOrd(key)
-		if count > 0 {
-			inOrder := bytes.Compare(prevKey, key) < 0
-			if ordered {
-				inOrder = prevOrd < ord || prevOrd == ord && inOrder
-			}
-			if !inOrder {
-				return nil, corrupt("record %d: keys out of order", count)
 			}
 		}
 		exp, err := r.uvarint("expiry")
@@ -389,12 +378,17 @@ func readSnapshot(rd io.Reader) (*State, error) {
 				return nil, err
 			}
 		}
+		// Records come in the order of their version: keyspace order
+		// (entryLess) from version 4, key order before.
+		if count > 0 && (ordered && !entryLess(prev, e) || !ordered && prev.key >= e.key) {
+			return nil, corrupt("record %d: keys out of order", count)
+		}
 		e.mod = mod
 		s.keys.Load(e)
 		if e.exp != 0 {
 			s.exps.Set(expRef{at: e.exp, key: e.key})
 		}
-		prevKey, prevOrd = append(prevKey[:0], key...), ord
+		prev = e
 		count++
 	}
 	n, err := r.uvarint("record count")
